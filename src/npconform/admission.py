@@ -1,0 +1,252 @@
+"""Observing admission: create workloads and record whether Gatekeeper denied them, warned
+about them, or let them through (and whether its audit later lists them)."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from npconform import NAME
+from npconform.cluster.client import Clients
+from npconform.platform import kube
+from npconform.platform.install import CONSTRAINT_GROUP, CONSTRAINT_PLURAL
+from npconform.workload import (
+    MANAGED_LABEL,
+    NO_POLICY_MESSAGE,
+    RUN_LABEL,
+    restricted_security,
+)
+
+_WARNING = re.compile(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"')
+
+# kind -> (API class, create method suffix)
+_APIS: dict[str, tuple[Callable[[client.ApiClient], Any], str]] = {
+    "Pod": (client.CoreV1Api, "pod"),
+    "ReplicationController": (client.CoreV1Api, "replication_controller"),
+    "Deployment": (client.AppsV1Api, "deployment"),
+    "StatefulSet": (client.AppsV1Api, "stateful_set"),
+    "DaemonSet": (client.AppsV1Api, "daemon_set"),
+    "ReplicaSet": (client.AppsV1Api, "replica_set"),
+    "Job": (client.BatchV1Api, "job"),
+    "CronJob": (client.BatchV1Api, "cron_job"),
+}
+API_VERSIONS = {
+    "Pod": "v1",
+    "ReplicationController": "v1",
+    "Deployment": "apps/v1",
+    "StatefulSet": "apps/v1",
+    "DaemonSet": "apps/v1",
+    "ReplicaSet": "apps/v1",
+    "Job": "batch/v1",
+    "CronJob": "batch/v1",
+}
+
+
+@dataclass
+class Admission:
+    """What the API server said to one create or update."""
+
+    kind: str
+    namespace: str
+    name: str
+    admitted: bool
+    warnings: list[str] = field(default_factory=list)
+    message: str = ""
+    status: int = 0
+
+    @property
+    def observed(self) -> str:
+        if not self.admitted:
+            return "denied"
+        if any(NO_POLICY_MESSAGE in w for w in self.warnings):
+            return "warned"
+        return "admitted"
+
+    @property
+    def id(self) -> str:
+        return f"{self.kind}/{self.namespace}/{self.name}"
+
+    def names_constraint(self, constraint: str) -> bool:
+        text = self.message if not self.admitted else " ".join(self.warnings)
+        return constraint in text and NO_POLICY_MESSAGE in text
+
+    def describe(self) -> str:
+        what = {"denied": f"denied: {self.message}", "warned": f"admitted with warning: {self.warnings}",
+                "admitted": "admitted" + (f" (warnings: {self.warnings})" if self.warnings else "")}
+        return f"{self.kind} {self.namespace}/{self.name} {what[self.observed]}"
+
+
+def parse_warnings(headers: Mapping[str, str] | None) -> list[str]:
+    if not headers:
+        return []
+    raw = [v for k, v in headers.items() if k.lower() == "warning"]
+    out = []
+    for v in raw:
+        found = _WARNING.findall(v)
+        out += [f.replace('\\"', '"') for f in found] if found else [v]
+    return out
+
+
+def _denial_message(e: ApiException) -> str:
+    try:
+        return str(json.loads(e.body).get("message", e.body))
+    except (TypeError, ValueError):
+        return str(e.body or e.reason)
+
+
+def pod_template(labels: Mapping[str, str], image: str) -> dict[str, Any]:
+    return {
+        "metadata": {"labels": dict(labels)},
+        "spec": {
+            "containers": [
+                {
+                    "name": "main",
+                    "image": image,
+                    "imagePullPolicy": "IfNotPresent",
+                    "args": ["pause"],
+                    "resources": {
+                        "requests": {"cpu": "5m", "memory": "16Mi"},
+                        "limits": {"cpu": "100m", "memory": "32Mi"},
+                    },
+                    "securityContext": restricted_security(),
+                }
+            ],
+            "terminationGracePeriodSeconds": 0,
+            "automountServiceAccountToken": False,
+            "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+        },
+    }
+
+
+def workload_manifest(
+    kind: str, namespace: str, name: str, labels: Mapping[str, str], image: str, run_id: str
+) -> dict[str, Any]:
+    """A minimal object of ``kind`` whose pods carry ``labels``."""
+    meta = {
+        "name": name,
+        "namespace": namespace,
+        "labels": {RUN_LABEL: run_id, MANAGED_LABEL: NAME},
+    }
+    tmpl = pod_template(labels, image)
+    if kind == "Pod":
+        meta["labels"] = {**labels, **meta["labels"]}
+        return {"apiVersion": "v1", "kind": "Pod", "metadata": meta, "spec": tmpl["spec"]}
+    selector = {"matchLabels": dict(labels)} if labels else None
+    spec: dict[str, Any]
+    if kind in ("Deployment", "ReplicaSet", "StatefulSet", "DaemonSet"):
+        spec = {"selector": selector, "template": tmpl}
+        if kind != "DaemonSet":
+            spec["replicas"] = 1
+        if kind == "StatefulSet":
+            spec["serviceName"] = name
+    elif kind == "ReplicationController":
+        spec = {"replicas": 1, "selector": dict(labels), "template": tmpl}
+    elif kind == "Job":
+        tmpl["spec"]["restartPolicy"] = "Never"
+        tmpl["spec"]["containers"][0]["args"] = ["pause"]
+        spec = {"template": tmpl, "backoffLimit": 0, "activeDeadlineSeconds": 300}
+    elif kind == "CronJob":
+        tmpl["spec"]["restartPolicy"] = "Never"
+        spec = {"schedule": "0 0 1 1 *", "suspend": True, "jobTemplate": {"spec": {"template": tmpl, "backoffLimit": 0}}}
+    else:
+        raise ValueError(f"unsupported kind {kind}")
+    return {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": meta, "spec": spec}
+
+
+def create(clients: Clients, body: Mapping[str, Any], dry_run: bool = False) -> Admission:
+    kind = body["kind"]
+    api_cls, suffix = _APIS[kind]
+    api = api_cls(clients.api())
+    ns, name = body["metadata"]["namespace"], body["metadata"]["name"]
+    method = getattr(api, f"create_namespaced_{suffix}_with_http_info")
+    kwargs: dict[str, Any] = {"dry_run": "All"} if dry_run else {}
+    try:
+        resp = method(ns, body, **kwargs)
+    except ApiException as e:
+        if e.status in (400, 403, 422) and "admission webhook" in str(e.body):
+            return Admission(kind, ns, name, False, parse_warnings(e.headers), _denial_message(e), e.status)
+        raise
+    return Admission(kind, ns, name, True, parse_warnings(resp.headers), "", resp.status_code)
+
+
+def create_after_sync(clients: Clients, body: Mapping[str, Any], timeout: float = 30) -> Admission:
+    """Create an object right after the policy that selects it: first observe, through
+    dry-run creates (which the webhook sees like real ones), until Gatekeeper admits it
+    cleanly, i.e. the policy has reached its inventory; then create it for real. Bounded:
+    past ``timeout`` the real create goes ahead and its refusal is the verdict."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if create(clients, body, dry_run=True).observed == "admitted":
+            break
+        time.sleep(0.25)
+    return create(clients, body)
+
+
+def wait_refused(clients: Clients, body: Mapping[str, Any], timeout: float = 30) -> Admission:
+    """After the last selecting policy is deleted: observe, through dry-run creates, until
+    the webhook stops admitting the object cleanly; then create it for real."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if create(clients, body, dry_run=True).observed != "admitted":
+            break
+        time.sleep(0.25)
+    return create(clients, body)
+
+
+def patch_pod_labels(clients: Clients, namespace: str, name: str, labels: Mapping[str, str | None]) -> Admission:
+    core = clients.core()
+    try:
+        resp = core.patch_namespaced_pod_with_http_info(name, namespace, {"metadata": {"labels": dict(labels)}})
+    except ApiException as e:
+        if e.status in (400, 403, 422) and "admission webhook" in str(e.body):
+            return Admission("Pod", namespace, name, False, parse_warnings(e.headers), _denial_message(e), e.status)
+        raise
+    return Admission("Pod", namespace, name, True, parse_warnings(resp.headers), "", resp.status_code)
+
+
+# ---------------------------------------------------------------------------------------
+# The constraint
+# ---------------------------------------------------------------------------------------
+
+
+def get_constraint(clients: Clients, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(clients.custom().get_cluster_custom_object(CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name))
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def violations(clients: Clients, name: str) -> tuple[list[dict[str, Any]], int, str | None]:
+    """The seed's ``kubectl get k8srequirenetworkpolicy.constraints.gatekeeper.sh <name>
+    -ojson | jq .status.violations``: (violations, totalViolations, auditTimestamp)."""
+    c = get_constraint(clients, name) or {}
+    st = c.get("status", {})
+    return list(st.get("violations", []) or []), int(st.get("totalViolations", 0) or 0), st.get("auditTimestamp")
+
+
+def wait_audited(clients: Clients, constraint: str, namespace: str, name: str, kind: str, timeout: float) -> bool:
+    """Whether the audit lists the object within ``timeout`` (at least one audit run later)."""
+    def listed() -> bool:
+        vs, _, _ = violations(clients, constraint)
+        return any(v.get("namespace") == namespace and v.get("name") == name and v.get("kind") == kind for v in vs)
+
+    try:
+        kube.wait_until(f"audit to list {kind} {namespace}/{name}", listed, timeout, interval=2)
+        return True
+    except kube.WaitTimeout:
+        return False
+
+
+def set_enforcement(clients: Clients, name: str, action: str) -> None:
+    clients.custom().patch_cluster_custom_object(
+        CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name, {"spec": {"enforcementAction": action}}
+    )

@@ -1,0 +1,86 @@
+"""The run's settings, read from pytest options (or built directly by scripts)."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from npconform import NAME
+
+TARGETS = ("kind", "existing")
+CNIS = ("calico", "kube-router", "cilium")
+ENFORCEMENT = ("deny", "warn", "dryrun", "any")
+IMAGE_SOURCES = ("auto", "offline", "online")
+PROBE_TARGETS = ("pod", "service", "both")
+
+
+class UsageError(ValueError):
+    """Bad input: reported as one line, non-zero exit, nothing created."""
+
+
+@dataclass
+class RunOptions:
+    target: str = "kind"
+    kubeconfig: Path | None = None
+    context: str | None = None
+    cni: str = "calico"
+    node_image: str | None = None
+    workers: int = 2
+    cluster_name: str = NAME
+    keep_cluster: bool = False
+    reuse_cluster: bool = False
+    images: str = "auto"
+    probe_image: str | None = None
+    probe_timeout: float = 1.0
+    probe_target: str = "pod"
+    report_dir: Path = Path("reports")
+    expect_enforcement: str = "deny"
+    allow_cluster_changes: bool = False
+    install_platform: bool = True
+    generated_cases: int = 5
+    seed: int = 0
+    run_id: str = field(default_factory=lambda: secrets.token_hex(3))
+
+    def validate(self) -> None:
+        if self.target not in TARGETS:
+            raise UsageError(f"unknown target '{self.target}' (choose from {', '.join(TARGETS)})")
+        if self.cni not in CNIS:
+            raise UsageError(f"unknown CNI '{self.cni}' (choose from {', '.join(CNIS)})")
+        if self.expect_enforcement not in ENFORCEMENT:
+            raise UsageError(
+                f"unknown enforcement action '{self.expect_enforcement}' "
+                f"(choose from {', '.join(ENFORCEMENT)})"
+            )
+        if self.images not in IMAGE_SOURCES:
+            raise UsageError(f"unknown image source '{self.images}'")
+        if self.probe_target not in PROBE_TARGETS:
+            raise UsageError(f"unknown probe target '{self.probe_target}'")
+        if not 0 <= self.workers <= 10:
+            raise UsageError("--workers must be between 0 and 10")
+        if self.probe_timeout <= 0:
+            raise UsageError("--probe-timeout must be positive")
+        if self.target == "existing":
+            if self.kubeconfig is None:
+                env = os.environ.get("KUBECONFIG")
+                self.kubeconfig = Path(env.split(os.pathsep)[0]) if env else Path.home() / ".kube/config"
+            if not self.kubeconfig.is_file():
+                raise UsageError(f"kubeconfig {self.kubeconfig} does not exist")
+
+    @property
+    def namespace_prefix(self) -> str:
+        return f"{NAME}-{self.run_id}"
+
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in d.items()}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunOptions:
+        d = dict(d)
+        for k in ("kubeconfig", "report_dir"):
+            if d.get(k) is not None:
+                d[k] = Path(d[k])
+        return cls(**d)

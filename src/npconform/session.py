@@ -1,0 +1,202 @@
+"""One conformance run: bring the target up once, share it, tear it down.
+
+The controller process (the only process without xdist, or xdist's controller) calls
+``start`` before any test runs and ``finish`` at the end; workers call ``attach`` with
+the state file the controller wrote. Nothing here knows about pytest.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from npconform import NAME
+from npconform.airgap.build import default_cache
+from npconform.cluster.client import Clients
+from npconform.cluster.kind import KindTarget
+from npconform.cluster.options import RunOptions, UsageError
+from npconform.lock import Lock, load
+from npconform.platform import install
+from npconform.platform.capabilities import Capabilities, discover
+from npconform.platform.kube import WaitTimeout
+from npconform.workload import RUN_LABEL, delete_namespaces
+
+
+@dataclass
+class RunState:
+    """Everything workers and reports need about the run."""
+
+    options: RunOptions
+    kubeconfig: Path
+    capabilities: Capabilities
+    offline: bool = False
+    timings: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    workdir: Path = Path(".")
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.workdir / "evidence"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "options": self.options.to_json(),
+            "kubeconfig": str(self.kubeconfig),
+            "capabilities": self.capabilities.to_json(),
+            "offline": self.offline,
+            "timings": self.timings,
+            "started": self.started,
+            "workdir": str(self.workdir),
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunState:
+        return cls(
+            options=RunOptions.from_json(d["options"]),
+            kubeconfig=Path(d["kubeconfig"]),
+            capabilities=Capabilities.from_json(d["capabilities"]),
+            offline=bool(d.get("offline")),
+            timings=list(d.get("timings", [])),
+            started=float(d.get("started", time.time())),
+            workdir=Path(d.get("workdir", ".")),
+        )
+
+    def clients(self) -> Clients:
+        return Clients(self.kubeconfig, self.options.context)
+
+
+def say(msg: str, t0: float | None = None) -> None:
+    suffix = f" ({time.monotonic() - t0:.1f}s)" if t0 is not None else ""
+    print(f"{NAME}: {msg}{suffix}", file=sys.stderr, flush=True)
+
+
+class Session:
+    def __init__(self, opts: RunOptions, workdir: Path, lock: Lock | None = None) -> None:
+        self.opts = opts
+        self.workdir = workdir
+        self.lock = lock or load()
+        self.kind: KindTarget | None = None
+        self.state: RunState | None = None
+        self._old_term: Any = None
+
+    @property
+    def state_file(self) -> Path:
+        return self.workdir / "state.json"
+
+    def start(self) -> RunState:
+        """Create or connect to the target and make the platform ready. Bad input raises
+        UsageError before anything is created."""
+        self.opts.validate()
+        self._trap_sigterm()
+        timings: list[dict[str, Any]] = []
+        t0 = time.monotonic()
+        offline = False
+        if self.opts.target == "kind":
+            self.kind = KindTarget(self.opts, self.lock, self.workdir / "kind")
+            say(f"creating kind cluster '{self.opts.cluster_name}' ({self.opts.workers} workers, "
+                f"{self.kind.node_image})")
+            kubeconfig = self.kind.up()
+            offline = self.kind.offline
+            timings.append({"step": "cluster", "seconds": round(time.monotonic() - t0, 1)})
+            say("cluster created", t0)
+        else:
+            assert self.opts.kubeconfig is not None
+            kubeconfig = self.opts.kubeconfig
+        clients = Clients(kubeconfig, self.opts.context)
+        try:
+            version = clients.check_reachable()
+            say(f"API server reachable, Kubernetes {version}")
+            if self.opts.target == "kind" and self.opts.install_platform:
+                rep = install.InstallReport()
+                self._install(clients, offline, rep)
+                timings += rep.steps
+            caps = discover(clients)
+            self._require_platform(caps)
+        except BaseException:
+            self.finish(failed=True)
+            raise
+        self.state = RunState(self.opts, kubeconfig, caps, offline, timings, workdir=self.workdir)
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.state_file.write_text(json.dumps(self.state.to_json(), indent=2))
+        return self.state
+
+    def _install(self, clients: Clients, offline: bool, rep: install.InstallReport) -> None:
+        cache = default_cache()
+        t0 = time.monotonic()
+        if self.opts.cni == "calico":
+            install.install_calico(clients, self.lock, cache, offline, rep)
+        else:
+            raise UsageError(f"installing CNI '{self.opts.cni}' is not supported yet; use calico")
+        say("CNI ready", t0)
+        t1 = time.monotonic()
+        install.install_gatekeeper(clients, self.lock, cache, offline, rep)
+        say("Gatekeeper ready", t1)
+        t2 = time.monotonic()
+        expected = self.opts.expect_enforcement
+        install.install_safeguard(clients, rep, "deny" if expected == "any" else expected)
+        say("require-networkpolicy constraint enforced", t2)
+
+    def _require_platform(self, caps: Capabilities) -> None:
+        if caps.gatekeeper_version is None and not caps.constraint_crd:
+            raise UsageError(
+                "Gatekeeper is not installed on this cluster (no gatekeeper-controller-manager "
+                "in gatekeeper-system and no K8sRequireNetworkPolicy CRD)"
+            )
+        if not caps.workers:
+            raise UsageError("the cluster has no Ready, schedulable node for probe pods")
+
+    def _trap_sigterm(self) -> None:
+        def handler(signum: int, frame: FrameType | None) -> None:
+            raise KeyboardInterrupt(f"signal {signum}")
+
+        try:
+            self._old_term = signal.signal(signal.SIGTERM, handler)
+        except ValueError:  # not the main thread
+            self._old_term = None
+
+    def finish(self, failed: bool = False) -> None:
+        """Remove the run's namespaces; delete the cluster unless kept."""
+        kubeconfig = self.state.kubeconfig if self.state else (
+            self.workdir / "kind" / "kubeconfig" if self.kind else self.opts.kubeconfig
+        )
+        if kubeconfig and Path(kubeconfig).exists() and not (self.kind and not self.opts.keep_cluster):
+            try:
+                clients = Clients(Path(kubeconfig), self.opts.context)
+                left = delete_namespaces(clients, f"{RUN_LABEL}={self.opts.run_id}", wait=120)
+                if left:
+                    say(f"removed {len(left)} namespace(s) of run {self.opts.run_id}")
+            except Exception as e:  # noqa: BLE001 - cleanup must not hide the run's result
+                say(f"cleanup of run {self.opts.run_id} failed: {e}")
+        if self.kind is not None:
+            if self.opts.keep_cluster:
+                say(f"keeping cluster '{self.opts.cluster_name}' "
+                    f"(kubeconfig: {self.workdir / 'kind' / 'kubeconfig'})")
+            else:
+                t0 = time.monotonic()
+                self.kind.down(force=failed)
+                if self.kind.created:
+                    say(f"deleted cluster '{self.opts.cluster_name}'", t0)
+        if self._old_term is not None:
+            signal.signal(signal.SIGTERM, self._old_term)
+
+
+def attach(state_file: Path) -> RunState:
+    return RunState.from_json(json.loads(state_file.read_text()))
+
+
+def cleanup_leftovers(kubeconfig: Path, context: str | None) -> list[str]:
+    """Remove every namespace any npconform run left behind (interrupted runs)."""
+    clients = Clients(kubeconfig, context)
+    clients.check_reachable()
+    return delete_namespaces(clients, RUN_LABEL, wait=120)
+
+
+def workdir_for(report_dir: Path, run_id: str) -> Path:
+    return Path(os.environ.get("NPCONFORM_WORKDIR", report_dir / ".run" / run_id))

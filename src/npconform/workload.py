@@ -1,0 +1,270 @@
+"""The suite's own objects on the cluster: labelled namespaces, probe pods, Services.
+
+Every object carries the run label so that it can be found and removed on success,
+failure, Ctrl-C, or later with ``npconform cleanup``. Pods meet the restricted Pod
+Security Standard, have requests and limits, and use a pinned image tag.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes.client.exceptions import ApiException
+
+from npconform import NAME
+from npconform.cluster.client import Clients
+from npconform.platform import kube
+
+RUN_LABEL = f"{NAME}.io/run"
+MANAGED_LABEL = "app.kubernetes.io/managed-by"
+DEFAULT_PORTS: tuple[int, ...] = (8080, 8081)
+
+
+@dataclass(frozen=True)
+class PodPlan:
+    """A probe pod: it serves TCP and UDP on each of ``ports`` (agnhost serve-hostname)."""
+
+    namespace: str  # real namespace name
+    name: str
+    labels: Mapping[str, str]
+    ports: tuple[int, ...] = DEFAULT_PORTS
+    port_names: Mapping[int, str] = field(default_factory=dict)  # port -> name prefix
+    node: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+def port_name(port: int, proto: str, prefix: str | None = None) -> str:
+    return f"{prefix or 'serve'}-{port}-{proto.lower()}"[:15]
+
+
+def restricted_security() -> dict[str, Any]:
+    return {
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True,
+        "runAsUser": 65534,
+        "runAsGroup": 65534,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
+    containers = []
+    for port in plan.ports:
+        prefix = plan.port_names.get(port)
+        containers.append(
+            {
+                "name": f"serve-{port}",
+                "image": image,
+                "imagePullPolicy": "IfNotPresent",
+                "args": ["serve-hostname", "--tcp", "--udp", "--http=false", f"--port={port}"],
+                "ports": [
+                    {"name": port_name(port, "TCP", prefix), "containerPort": port, "protocol": "TCP"},
+                    {"name": port_name(port, "UDP", prefix), "containerPort": port, "protocol": "UDP"},
+                ],
+                "resources": {
+                    "requests": {"cpu": "5m", "memory": "16Mi"},
+                    "limits": {"cpu": "200m", "memory": "64Mi"},
+                },
+                "securityContext": restricted_security(),
+            }
+        )
+    spec: dict[str, Any] = {
+        "containers": containers,
+        "terminationGracePeriodSeconds": 0,
+        "automountServiceAccountToken": False,
+        "enableServiceLinks": False,
+        "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
+    }
+    if plan.node:
+        spec["nodeSelector"] = {"kubernetes.io/hostname": plan.node}
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {
+            "name": plan.name,
+            "namespace": plan.namespace,
+            "labels": {**plan.labels, RUN_LABEL: run_id, MANAGED_LABEL: NAME},
+        },
+        "spec": spec,
+    }
+
+
+def service_manifest(plan: PodPlan, run_id: str) -> dict[str, Any]:
+    ports = []
+    for port in plan.ports:
+        for proto in ("TCP", "UDP"):
+            ports.append(
+                {"name": f"{proto.lower()}-{port}", "port": port, "targetPort": port, "protocol": proto}
+            )
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": {
+            "name": plan.name,
+            "namespace": plan.namespace,
+            "labels": {RUN_LABEL: run_id, MANAGED_LABEL: NAME},
+        },
+        "spec": {"selector": {f"{NAME}.io/pod": plan.name}, "ports": ports},
+    }
+
+
+def ensure_namespace(clients: Clients, name: str, labels: Mapping[str, str], run_id: str) -> None:
+    body = {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": name, "labels": {**labels, RUN_LABEL: run_id, MANAGED_LABEL: NAME}},
+    }
+    try:
+        clients.core().create_namespace(body)
+    except ApiException as e:
+        if e.status != 409:
+            raise
+        clients.core().patch_namespace(name, {"metadata": {"labels": dict(labels)}})
+
+
+def set_namespace_labels(clients: Clients, name: str, labels: Mapping[str, str | None]) -> None:
+    clients.core().patch_namespace(name, {"metadata": {"labels": dict(labels)}})
+
+
+NO_POLICY_MESSAGE = "No matching networkpolicy found"
+
+
+def is_no_policy_denial(e: ApiException) -> bool:
+    return e.status in (400, 403) and NO_POLICY_MESSAGE in str(e.body or "")
+
+
+def create_admitted(create: Any, what: str, sync_wait: float = 30) -> Any:
+    """Create an object whose selecting NetworkPolicy was just applied: Gatekeeper denies it
+    until the policy reaches its inventory, so a denial is retried (bounded) until the
+    webhook, observed through the create itself, admits it."""
+    deadline = time.monotonic() + sync_wait
+    while True:
+        try:
+            return create()
+        except ApiException as e:
+            if not is_no_policy_denial(e) or time.monotonic() > deadline:
+                raise
+            time.sleep(0.3)
+
+
+def create_pods(
+    clients: Clients, plans: Sequence[PodPlan], image: str, run_id: str, with_services: bool = True
+) -> None:
+    core = clients.core()
+    for p in plans:
+        body = pod_manifest(p, image, run_id)
+        body["metadata"]["labels"][f"{NAME}.io/pod"] = p.name
+        create_admitted(lambda: core.create_namespaced_pod(p.namespace, body), p.id)
+        if with_services:
+            try:
+                core.create_namespaced_service(p.namespace, service_manifest(p, run_id))
+            except ApiException as e:
+                if e.status != 409:
+                    raise
+
+
+@dataclass
+class PodState:
+    ip: str
+    node: str
+    host_ip: str
+
+
+def wait_pods(clients: Clients, plans: Sequence[PodPlan], timeout: float = 180) -> dict[str, PodState]:
+    """Wait until every pod is Ready; return their IPs and nodes."""
+    core = clients.core()
+    namespaces = sorted({p.namespace for p in plans})
+    want = {p.id for p in plans}
+
+    def probe() -> dict[str, PodState] | None:
+        got: dict[str, PodState] = {}
+        for ns in namespaces:
+            for pod in core.list_namespaced_pod(ns, label_selector=RUN_LABEL).items:
+                pid = f"{ns}/{pod.metadata.name}"
+                if pid in want and kube._pod_ready(pod) and pod.status.pod_ip:
+                    got[pid] = PodState(pod.status.pod_ip, pod.spec.node_name, pod.status.host_ip)
+        return got if set(got) == want else None
+
+    return kube.wait_until(
+        f"{len(plans)} probe pods to be Ready",
+        probe,
+        timeout,
+        diagnose=lambda: "\n".join(kube.diagnose_pods(clients, ns, RUN_LABEL) for ns in namespaces),
+        interval=0.5,
+    )
+
+
+def service_ips(clients: Clients, plans: Sequence[PodPlan]) -> dict[str, str]:
+    core = clients.core()
+    return {p.id: core.read_namespaced_service(p.name, p.namespace).spec.cluster_ip for p in plans}
+
+
+def delete_pod(clients: Clients, namespace: str, name: str, wait: float = 60) -> None:
+    core = clients.core()
+    try:
+        core.delete_namespaced_pod(name, namespace, grace_period_seconds=0)
+    except ApiException as e:
+        if e.status != 404:
+            raise
+
+    def gone() -> bool:
+        try:
+            core.read_namespaced_pod(name, namespace)
+        except ApiException as e:
+            if e.status == 404:
+                return True
+            raise
+        return False
+
+    kube.wait_until(f"pod {namespace}/{name} to be deleted", gone, wait, interval=0.3)
+
+
+def apply_policies(clients: Clients, policies: Iterable[Mapping[str, Any]], run_id: str) -> None:
+    net = clients.net()
+    for pol in policies:
+        body = {**pol, "apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy"}
+        meta = dict(body["metadata"])
+        meta["labels"] = {**meta.get("labels", {}), RUN_LABEL: run_id, MANAGED_LABEL: NAME}
+        body["metadata"] = meta
+        ns = meta["namespace"]
+        try:
+            net.create_namespaced_network_policy(ns, body)
+        except ApiException as e:
+            if e.status != 409:
+                raise
+            net.replace_namespaced_network_policy(meta["name"], ns, body)
+
+
+def delete_policy(clients: Clients, namespace: str, name: str) -> None:
+    try:
+        clients.net().delete_namespaced_network_policy(name, namespace)
+    except ApiException as e:
+        if e.status != 404:
+            raise
+
+
+def delete_namespaces(clients: Clients, selector: str, wait: float = 0) -> list[str]:
+    """Delete every namespace matching ``selector``; optionally wait until they are gone."""
+    core = clients.core()
+    names = [n.metadata.name for n in core.list_namespace(label_selector=selector).items]
+    for n in names:
+        try:
+            core.delete_namespace(n, grace_period_seconds=0)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+    if wait and names:
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            left = core.list_namespace(label_selector=selector).items
+            if not left:
+                break
+            time.sleep(1)
+    return names

@@ -1,0 +1,162 @@
+"""Fixtures of the admission suite: the constraint under test, the proof that Gatekeeper is
+really enforcing it, and a fresh namespace per test."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+
+from npconform import admission as adm
+from npconform.cluster.client import Clients
+from npconform.platform import capabilities, install, kube
+from npconform.session import RunState
+from npconform.workload import delete_namespaces, ensure_namespace
+
+_counter = itertools.count()
+
+
+@dataclass
+class Constraint:
+    name: str
+    action: str
+    kinds: set[str]
+    audit_timeout: float
+
+    def matches(self, kind: str) -> bool:
+        return kind in self.kinds
+
+
+@pytest.fixture(scope="session")
+def constraint(run_state: RunState, clients: Clients) -> Constraint:
+    """The require-networkpolicy constraint, found by its kind under either name."""
+    c = capabilities.find_constraint(clients)
+    if c is None:
+        pytest.fail(
+            "the require-networkpolicy safeguard is absent: no K8sRequireNetworkPolicy constraint "
+            f"(looked for {', '.join(capabilities.CONSTRAINT_NAMES)})",
+            pytrace=False,
+        )
+    kinds = {k for group in c["spec"].get("match", {}).get("kinds", []) for k in group.get("kinds", [])}
+    if not kinds or "*" in kinds:
+        kinds = set(adm.API_VERSIONS)
+    # The audit runs every AUDIT_INTERVAL s on npconform's own cluster, 60 s by default.
+    interval = install.AUDIT_INTERVAL if run_state.options.target == "kind" else 60
+    return Constraint(c["metadata"]["name"], c["spec"].get("enforcementAction", "deny"), kinds, 3 * interval + 30)
+
+
+@pytest.fixture(scope="session")
+def enforcing(clients: Clients, constraint: Constraint) -> Constraint:
+    """Before any admission verdict is trusted: the webhook is registered and every
+    Gatekeeper webhook pod runs the constraint's current generation."""
+    registered, failure_policy = capabilities.webhook(clients)
+    if not registered:
+        pytest.fail(
+            "Gatekeeper's validating webhook is not registered "
+            f"({capabilities.WEBHOOK_CONFIG} / validation.gatekeeper.sh missing): nothing enforces "
+            "the constraint, admission results cannot be trusted",
+            pytrace=False,
+        )
+    pods = install.webhook_pods(clients)
+    ready = kube.pods_ready(clients, install.GK_NS, "control-plane=controller-manager")
+    if not pods or not ready:
+        pytest.fail(
+            f"Gatekeeper's webhook pods are not running (failurePolicy {failure_policy}): "
+            + ("with failurePolicy Ignore every request is silently admitted"
+               if failure_policy == "Ignore" else "requests fail or are not checked")
+            + "\n" + kube.diagnose_pods(clients, install.GK_NS, "control-plane=controller-manager"),
+            pytrace=False,
+        )
+    try:
+        kube.wait_until(
+            f"every Gatekeeper webhook pod to enforce the current generation of {constraint.name}",
+            lambda: install.constraint_enforced(clients, constraint.name),
+            timeout=60,
+        )
+    except kube.WaitTimeout as e:
+        pytest.fail(f"constraint {constraint.name} is not enforced by every webhook pod: {e}", pytrace=False)
+    return constraint
+
+
+@pytest.fixture(scope="session")
+def action(run_state: RunState, enforcing: Constraint) -> str:
+    """The enforcement action in force; a cluster in another mode than expected fails."""
+    want = run_state.options.expect_enforcement
+    if want != "any" and enforcing.action != want:
+        pytest.fail(
+            f"constraint {enforcing.name} has enforcementAction '{enforcing.action}', "
+            f"but '{want}' is expected (--expect-enforcement)",
+            pytrace=False,
+        )
+    return enforcing.action
+
+
+@pytest.fixture
+def namespace(run_state: RunState, clients: Clients, worker_id_short: str) -> Iterator[str]:
+    """A fresh namespace that the constraint matches (no exemption label)."""
+    name = f"{run_state.options.namespace_prefix}-{worker_id_short}-adm-{next(_counter)}"
+    ensure_namespace(clients, name, {}, run_state.options.run_id)
+    yield name
+    delete_namespaces(clients, f"kubernetes.io/metadata.name in ({name},{name}-other)")
+
+
+@pytest.fixture(scope="session")
+def probe_image(run_state: RunState) -> str:
+    from npconform.lock import load
+
+    return run_state.options.probe_image or load().image("agnhost")
+
+
+class Verify:
+    """Mode-aware expectations: 'refused' means denied (deny), admitted with the warning
+    (warn), or admitted and then listed by the audit (dryrun)."""
+
+    def __init__(self, clients: Clients, constraint: Constraint, action: str, evidence: list[dict[str, Any]]) -> None:
+        self.clients = clients
+        self.constraint = constraint
+        self.action = action
+        self.evidence = evidence
+
+    def _record(self, case: str, expected: str, result: adm.Admission, ok: bool) -> None:
+        self.evidence.append(
+            {"case": case, "kind": result.kind, "expected": expected, "observed": result.observed,
+             "ok": ok, "message": result.message or " ".join(result.warnings)}
+        )
+
+    def refused(self, result: adm.Admission, case: str = "") -> None:
+        c = self.constraint
+        if self.action == "deny":
+            ok = result.observed == "denied" and result.names_constraint(c.name)
+            self._record(case, "denied", result, ok)
+            assert ok, (
+                f"{case}: expected the webhook to deny it naming [{c.name}] and "
+                f"'No matching networkpolicy found'; {result.describe()}"
+            )
+        elif self.action == "warn":
+            ok = result.observed == "warned" and result.names_constraint(c.name)
+            self._record(case, "warned", result, ok)
+            assert ok, f"{case}: expected admission with the constraint's warning; {result.describe()}"
+        else:
+            assert result.admitted, f"{case}: dryrun must not deny; {result.describe()}"
+            listed = adm.wait_audited(self.clients, c.name, result.namespace, result.name, result.kind, c.audit_timeout)
+            self._record(case, "audited", result, listed)
+            assert listed, (
+                f"{case}: {result.kind} {result.namespace}/{result.name} was admitted (dryrun) but the "
+                f"audit did not list it in {c.name}'s status.violations within {c.audit_timeout:.0f}s"
+            )
+
+    def admitted(self, result: adm.Admission, case: str = "") -> None:
+        ok = result.observed == "admitted"
+        self._record(case, "admitted", result, ok)
+        assert ok, f"{case}: expected admission without warning; {result.describe()}"
+
+
+@pytest.fixture
+def verify(clients: Clients, enforcing: Constraint, action: str, record_evidence: Any) -> Verify:
+    rows: list[dict[str, Any]] = []
+    v = Verify(clients, enforcing, action, rows)
+    record_evidence("admission", rows)
+    return v
