@@ -94,6 +94,13 @@ def parse_warnings(headers: Mapping[str, str] | None) -> list[str]:
     return out
 
 
+def status_headers(resp: Any) -> tuple[int, Mapping[str, str] | None]:
+    """(status, headers) of a ``*_with_http_info`` answer (a tuple or an ApiResponse)."""
+    if isinstance(resp, tuple):
+        return int(resp[1]), resp[2]
+    return int(resp.status_code), resp.headers
+
+
 def _denial_message(e: ApiException) -> str:
     try:
         return str(json.loads(e.body).get("message", e.body))
@@ -173,7 +180,8 @@ def create(clients: Clients, body: Mapping[str, Any], dry_run: bool = False) -> 
         if e.status in (400, 403, 422) and "admission webhook" in str(e.body):
             return Admission(kind, ns, name, False, parse_warnings(e.headers), _denial_message(e), e.status)
         raise
-    return Admission(kind, ns, name, True, parse_warnings(resp.headers), "", resp.status_code)
+    status, headers = status_headers(resp)
+    return Admission(kind, ns, name, True, parse_warnings(headers), "", status)
 
 
 def create_after_sync(clients: Clients, body: Mapping[str, Any], timeout: float = 30) -> Admission:
@@ -208,7 +216,8 @@ def patch_pod_labels(clients: Clients, namespace: str, name: str, labels: Mappin
         if e.status in (400, 403, 422) and "admission webhook" in str(e.body):
             return Admission("Pod", namespace, name, False, parse_warnings(e.headers), _denial_message(e), e.status)
         raise
-    return Admission("Pod", namespace, name, True, parse_warnings(resp.headers), "", resp.status_code)
+    status, headers = status_headers(resp)
+    return Admission("Pod", namespace, name, True, parse_warnings(headers), "", status)
 
 
 # ---------------------------------------------------------------------------------------

@@ -243,10 +243,10 @@ class World:
                         v = copy.deepcopy(v)
                         ml = v.get("matchLabels") or {}
                         if NAMESPACE_NAME_LABEL in ml:
-                            ml[NAMESPACE_NAME_LABEL] = self.real_ns(ml[NAMESPACE_NAME_LABEL])
+                            ml[NAMESPACE_NAME_LABEL] = self._ns_value(ml[NAMESPACE_NAME_LABEL])
                         for e in v.get("matchExpressions") or []:
                             if e.get("key") == NAMESPACE_NAME_LABEL:
-                                e["values"] = [self.real_ns(x) for x in e.get("values", [])]
+                                e["values"] = [self._ns_value(x) for x in e.get("values", [])]
                     out[k] = fix(v)
                 return out
             if isinstance(obj, list):
@@ -255,6 +255,11 @@ class World:
 
         pol["spec"] = fix(pol.get("spec", {}))
         return pol
+
+    def _ns_value(self, name: str) -> str:
+        """A namespace name in a selector: the world's own namespaces are logical names;
+        others (kube-system) are real."""
+        return self.real_ns(name) if name in self.ns_labels else name
 
     def apply(self, *policies: Mapping[str, Any]) -> None:
         workload.apply_policies(self.clients, [self._to_real(p) for p in policies], self.state.options.run_id)

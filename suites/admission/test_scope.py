@@ -53,7 +53,7 @@ def test_unmatched_kinds_are_not_refused(
     svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "svc", "namespace": namespace},
            "spec": {"selector": {"app": "x"}, "ports": [{"port": 80}]}}
     resp = clients.core().create_namespaced_service_with_http_info(namespace, svc)
-    warnings = adm.parse_warnings(resp.headers)
+    warnings = adm.parse_warnings(adm.status_headers(resp)[1])
     assert not any("No matching networkpolicy" in w for w in warnings), warnings
     cm = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cm", "namespace": namespace}, "data": {}}
     clients.core().create_namespaced_config_map(namespace, cm)

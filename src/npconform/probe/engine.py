@@ -86,9 +86,10 @@ def probe_command(p: Probe, timeout: float) -> str:
         # serve-hostname answers any datagram with the pod's name
         return f"test -n \"$(printf 'npconform\\n' | nc -u -w {t} {host} {port} 2>/dev/null | head -c 64)\""
     if p.protocol == DNS:
+        # dig prints its own errors on stdout: only an address counts as an answer.
         return (
-            f"test -n \"$(dig +time={t} +tries=1 +short -p {port} @{host} "
-            f"{shlex.quote(p.query)} 2>/dev/null)\""
+            f"dig +time={t} +tries=1 +short -p {port} @{host} {shlex.quote(p.query)} 2>/dev/null"
+            " | grep -Eq '^[0-9a-f.:]+$'"
         )
     raise ProbeError(f"protocol {p.protocol} cannot be probed")
 
