@@ -331,7 +331,9 @@ class World:
     def probes_for(self, expected: Matrix) -> dict[Cell, tuple[Source, Probe]]:
         out: dict[Cell, tuple[Source, Probe]] = {}
         for c in expected:
-            host = self.target_hosts(c.dst)[0]
+            # Outside the cluster there is no kube-proxy: external hosts probe pod IPs.
+            host = self.pod_state[c.dst].ip if c.src.startswith("ext/") and not c.dst.startswith("ext/") \
+                else self.target_hosts(c.dst)[0]
             out[c] = (self.source(c.src), Probe(c, host, c.port, c.protocol))
         return out
 

@@ -1,0 +1,64 @@
+"""Hosts outside the cluster: containers the suite starts on the kind network.
+
+They serve TCP and UDP like the probe pods (agnhost serve-hostname) and can probe pods:
+each gets a host route to every pod it talks to, via the node that runs the pod, so
+traffic from outside enters the cluster the way it would from a neighbouring machine.
+Only kind targets have them; nothing here touches any other network.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from dataclasses import dataclass
+
+from npconform import NAME
+from npconform.airgap.registry import NETWORK
+from npconform.proc import CommandError, run
+
+LABEL = f"{NAME}.io/run"
+
+
+@dataclass
+class ExternalHost:
+    name: str  # logical, e.g. "one"
+    container: str
+    ip: str
+
+    def route(self, pod_ip: str, node_ip: str) -> None:
+        run(["docker", "exec", self.container, "ip", "route", "replace", f"{pod_ip}/32", "via", node_ip])
+
+
+def start(run_id: str, name: str, image: str, ports: tuple[int, ...]) -> ExternalHost:
+    container = f"{NAME}-{run_id}-ext-{name}"
+    serve = " & ".join(
+        f"/agnhost serve-hostname --tcp --udp --http=false --port={p}" for p in ports
+    )
+    subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+    try:
+        run(
+            [
+                "docker", "run", "-d", "--name", container, "--network", NETWORK,
+                "--cap-add", "NET_ADMIN", "--label", f"{LABEL}={run_id}",
+                "--entrypoint", "sh", image, "-c", f"{serve} & wait",
+            ]
+        )  # fmt: skip
+        ip = run(
+            ["docker", "inspect", "-f", f"{{{{.NetworkSettings.Networks.{NETWORK}.IPAddress}}}}", container]
+        ).strip()
+    except CommandError:
+        subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
+        raise
+    return ExternalHost(name, container, ip)
+
+
+def network_cidr() -> str:
+    out = run(["docker", "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", NETWORK])
+    v4 = [c for c in out.split() if ":" not in c]
+    return v4[0]
+
+
+def stop_all(run_id: str | None = None) -> None:
+    sel = f"label={LABEL}={run_id}" if run_id else f"label={LABEL}"
+    ids = run(["docker", "ps", "-aq", "--filter", sel], check=False).split()
+    if ids:
+        subprocess.run(["docker", "rm", "-f", *ids], capture_output=True, check=False)

@@ -1,0 +1,163 @@
+"""Policy semantics: every category of Kubernetes' netpol e2e, on the cluster.
+
+The model is the e2e's: namespaces x, y, z with pods a, b, c (label pod=<name>), each
+serving two ports over TCP and UDP, plus two hosts outside the cluster (ext/one,
+ext/two). The cases are the ones the oracle's unit tests use (npconform.model.e2e_cases),
+with ports shifted to the probe pods' unprivileged ports (80 -> 8080, 81 -> 8081); the
+expectation written for each case is checked against the cluster and against the
+oracle. ipBlock cases need the run's real addresses and are written here.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from npconform import externals
+from npconform.model import e2e_cases as e2e
+from npconform.model.matrix import Cell, Matrix
+from npconform.model.netpol import load_policies
+from npconform.session import RunState
+from npconform.world import PodDef, World
+
+pytestmark = [pytest.mark.traffic, pytest.mark.cluster, pytest.mark.xdist_group("semantics")]
+
+SHIFT = 8000
+PORTS = (80 + SHIFT, 81 + SHIFT)
+PODS = [PodDef(ns, pod, {"pod": pod}, PORTS) for ns in ("x", "y", "z") for pod in ("a", "b", "c")]
+
+
+def shift_ports(policy: dict[str, Any]) -> dict[str, Any]:
+    pol = copy.deepcopy(policy)
+    for direction in ("ingress", "egress"):
+        for rule in pol.get("spec", {}).get(direction) or []:
+            for port in rule.get("ports") or []:
+                if isinstance(port.get("port"), int):
+                    port["port"] += SHIFT
+                elif isinstance(port.get("port"), str):
+                    port["port"] = re.sub(r"^serve-(\d+)-", lambda m: f"serve-{int(m.group(1)) + SHIFT}-", port["port"])
+                if "endPort" in port:
+                    port["endPort"] += SHIFT
+    return pol
+
+
+def expected_for(exp: dict[tuple[int, str], e2e.Expect], peers: list[str]) -> Matrix:
+    m = Matrix()
+    for (port, proto), rule in exp.items():
+        for s in peers:
+            for d in peers:
+                if s != d:
+                    m[Cell(s, d, port + SHIFT, proto)] = rule.verdict(s, d)
+    return m
+
+
+@pytest.fixture(scope="module")
+def model(run_state: RunState, clients, worker_id_short: str, request: pytest.FixtureRequest) -> Iterator[World]:
+    from npconform.report.collect import append_evidence
+
+    records: list[tuple[str, Any]] = []
+    w = World(run_state, clients, "semantics", worker_id_short, record=lambda k, d: records.append((k, d)))
+    for ns in ("x", "y", "z"):
+        w.namespace(ns, {"ns": ns})
+    w.add_pods(PODS)
+    hosts: list[externals.ExternalHost] = []
+    if run_state.options.target == "kind":
+        image = run_state.options.probe_image or e2e_image()
+        for name in ("one", "two"):
+            h = externals.start(run_state.options.run_id, name, image, PORTS)
+            hosts.append(h)
+            w.add_external(name, h.container, h.ip)
+            for pid, st in w.pod_state.items():
+                h.route(st.ip, st.host_ip)
+    try:
+        yield w
+    finally:
+        externals.stop_all(run_state.options.run_id)
+        w.close()
+        append_evidence(run_state.evidence_dir, worker_id_short, request.node.nodeid, records)
+
+
+def e2e_image() -> str:
+    from npconform.lock import load
+
+    return load().image("agnhost")
+
+
+def peers_of(w: World) -> list[str]:
+    return [p.id for p in PODS] + [f"ext/{n}" for n in w.externals]
+
+
+@pytest.fixture
+def fresh(model: World) -> Iterator[World]:
+    model.delete_all_policies()
+    yield model
+    model.delete_all_policies()
+
+
+CASES = [c for c in e2e.CASES if "ipBlock" not in "".join(c.policies)]
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def test_e2e_category(case: e2e.Case, fresh: World) -> None:
+    peers = peers_of(fresh)
+    expect = {col: exp for col, exp in case.columns()}
+    fresh.apply(*[shift_ports(p) for p in load_policies("---\n".join(case.policies))])
+    fresh.expect(case.name, expected_for(expect, peers))
+
+
+# ---- ipBlock, with the run's real addresses ------------------------------------------------
+
+
+def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+
+
+def test_ipblock_egress_to_one_pod(fresh: World) -> None:
+    yb = fresh.pod_state["y/b"].ip
+    fresh.apply(_np("x", "to-y-b", {"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
+                                    "egress": [{"to": [{"ipBlock": {"cidr": f"{yb}/32"}}]}]}))
+    exp = {(80, "TCP"): e2e.allowed_except("x/a -> *", unless=["x/a -> y/b"])}
+    fresh.expect("ipBlock egress to one pod's /32", expected_for(exp, peers_of(fresh)))
+
+
+def test_ipblock_egress_with_except(fresh: World) -> None:
+    if not fresh.externals:
+        pytest.skip("no host outside the cluster on this target (kind only)")
+    xb = fresh.pod_state["x/b"].ip
+    two = fresh.externals["two"].ip
+    fresh.apply(_np("x", "cidr-except", {
+        "podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
+        "egress": [{"to": [
+            {"ipBlock": {"cidr": "192.168.0.0/16", "except": [f"{xb}/32"]}},
+            {"ipBlock": {"cidr": externals.network_cidr(), "except": [f"{two}/32"]}},
+        ]}],
+    }))
+    exp = {col: e2e.allowed_except("x/a -> x/b", "x/a -> ext/two") for col in ((80, "TCP"), (81, "UDP"))}
+    fresh.expect("ipBlock egress with except (pods and an external host)", expected_for(exp, peers_of(fresh)))
+
+
+def test_ipblock_ingress_from_external_range_with_except(fresh: World) -> None:
+    if not fresh.externals:
+        pytest.skip("no host outside the cluster on this target (kind only)")
+    two = fresh.externals["two"].ip
+    fresh.apply(_np("x", "from-ext", {
+        "podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"ipBlock": {"cidr": externals.network_cidr(), "except": [f"{two}/32"]}}]}],
+    }))
+    exp = {(80, "TCP"): e2e.allowed_except("* -> x/a", unless=["ext/one -> x/a"])}
+    fresh.expect("ipBlock ingress from an external range with except", expected_for(exp, peers_of(fresh)))
+
+
+def test_ipblock_ingress_matches_pods_by_ip(fresh: World) -> None:
+    ips = [fresh.pod_state[p].ip for p in ("y/a", "y/b", "y/c")]
+    fresh.apply(_np("x", "from-y-ips", {
+        "podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Ingress"],
+        "ingress": [{"from": [{"ipBlock": {"cidr": f"{ip}/32"}} for ip in ips]}],
+    }))
+    exp = {(80, "TCP"): e2e.allowed_except("* -> x/a", unless=["y/* -> x/a"])}
+    fresh.expect("ipBlock ingress matches pods by IP", expected_for(exp, peers_of(fresh)))
