@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from npconform import NAME
 from npconform.airgap.registry import NETWORK
 from npconform.proc import CommandError, run
+from npconform.workload import serve_command
 
 LABEL = f"{NAME}.io/run"
 
@@ -28,11 +29,10 @@ class ExternalHost:
         run(["docker", "exec", self.container, "ip", "route", "replace", f"{pod_ip}/32", "via", node_ip])
 
 
-def start(run_id: str, name: str, image: str, ports: tuple[int, ...]) -> ExternalHost:
-    container = f"{NAME}-{run_id}-ext-{name}"
-    serve = " & ".join(
-        f"/agnhost serve-hostname --tcp --udp --http=false --port={p}" for p in ports
-    )
+def start(run_id: str, owner: str, name: str, image: str, ports: tuple[int, ...]) -> ExternalHost:
+    """Start host ``name`` for ``owner`` (an xdist worker: each has its own hosts)."""
+    container = f"{NAME}-{run_id}-{owner}-ext-{name}"
+    serve = " & ".join(f"{serve_command(p)} >/dev/null 2>&1" for p in ports)
     subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
     try:
         run(
@@ -57,7 +57,13 @@ def network_cidr() -> str:
     return v4[0]
 
 
+def stop(hosts: list[ExternalHost]) -> None:
+    if hosts:
+        subprocess.run(["docker", "rm", "-f", *[h.container for h in hosts]], capture_output=True, check=False)
+
+
 def stop_all(run_id: str | None = None) -> None:
+    """Remove the hosts of one run (or of every run): for cleanup of leftovers."""
     sel = f"label={LABEL}={run_id}" if run_id else f"label={LABEL}"
     ids = run(["docker", "ps", "-aq", "--filter", sel], check=False).split()
     if ids:

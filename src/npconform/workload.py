@@ -21,6 +21,7 @@ from npconform.platform import kube
 RUN_LABEL = f"{NAME}.io/run"
 MANAGED_LABEL = "app.kubernetes.io/managed-by"
 DEFAULT_PORTS: tuple[int, ...] = (8080, 8081)
+PROBE_CONTAINER = "probe"
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,10 @@ class PodPlan:
     @property
     def id(self) -> str:
         return f"{self.namespace}/{self.name}"
+
+
+def serve_command(port: int) -> str:
+    return f"/agnhost serve-hostname --tcp --udp --http=false --port={port}"
 
 
 def port_name(port: int, proto: str, prefix: str | None = None) -> str:
@@ -63,18 +68,36 @@ def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
                 "name": f"serve-{port}",
                 "image": image,
                 "imagePullPolicy": "IfNotPresent",
-                "args": ["serve-hostname", "--tcp", "--udp", "--http=false", f"--port={port}"],
+                # serve-hostname logs every request before answering it; with its output
+                # discarded a slow log pipe can never delay an answer.
+                "command": ["sh", "-c", f"exec {serve_command(port)} >/dev/null 2>&1"],
                 "ports": [
                     {"name": port_name(port, "TCP", prefix), "containerPort": port, "protocol": "TCP"},
                     {"name": port_name(port, "UDP", prefix), "containerPort": port, "protocol": "UDP"},
                 ],
+                # A larger CPU request than the probe container's: when the node is busy
+                # the kernel's CPU shares favour answering over probing.
                 "resources": {
-                    "requests": {"cpu": "5m", "memory": "16Mi"},
-                    "limits": {"cpu": "200m", "memory": "64Mi"},
+                    "requests": {"cpu": "25m", "memory": "16Mi"},
+                    "limits": {"cpu": "500m", "memory": "64Mi"},
                 },
                 "securityContext": restricted_security(),
             }
         )
+    containers.append(
+        {
+            # Probes run here, apart from the servers, so they never starve them of CPU.
+            "name": PROBE_CONTAINER,
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "args": ["pause"],
+            "resources": {
+                "requests": {"cpu": "1m", "memory": "16Mi"},
+                "limits": {"cpu": "1", "memory": "128Mi"},
+            },
+            "securityContext": restricted_security(),
+        }
+    )
     spec: dict[str, Any] = {
         "containers": containers,
         "terminationGracePeriodSeconds": 0,

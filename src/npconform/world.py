@@ -315,7 +315,7 @@ class World:
             e = self.externals[pid[4:]]
             return Source(pid, docker=e.docker)
         p = self.pods[pid]
-        return Source(pid, self.real_ns(p.ns), p.name, f"serve-{p.ports[0]}")
+        return Source(pid, self.real_ns(p.ns), p.name, workload.PROBE_CONTAINER)
 
     def target_hosts(self, pid: str) -> list[str]:
         if pid.startswith("ext/"):
@@ -376,6 +376,7 @@ class World:
     # -- teardown ------------------------------------------------------------------------
 
     def close(self, wait: float = 0) -> None:
+        self.engine.close()
         delete_namespaces(self.clients, f"{workload.NAME}.io/scenario={self.scenario[:63]},{workload.RUN_LABEL}={self.state.options.run_id}", wait=wait)
 
 

@@ -24,7 +24,14 @@ from npconform.model.netpol import load_policies
 from npconform.session import RunState
 from npconform.world import PodDef, World
 
-pytestmark = [pytest.mark.traffic, pytest.mark.cluster, pytest.mark.xdist_group("semantics")]
+pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
+
+# Under xdist the cases are split over two groups; each worker builds its own model.
+GROUPS = 2
+
+
+def group(i: int) -> pytest.MarkDecorator:
+    return pytest.mark.xdist_group(f"semantics-{i % GROUPS}")
 
 SHIFT = 8000
 PORTS = (80 + SHIFT, 81 + SHIFT)
@@ -68,7 +75,7 @@ def model(run_state: RunState, clients, worker_id_short: str, request: pytest.Fi
     if run_state.options.target == "kind":
         image = run_state.options.probe_image or e2e_image()
         for name in ("one", "two"):
-            h = externals.start(run_state.options.run_id, name, image, PORTS)
+            h = externals.start(run_state.options.run_id, worker_id_short, name, image, PORTS)
             hosts.append(h)
             w.add_external(name, h.container, h.ip)
             for pid, st in w.pod_state.items():
@@ -76,7 +83,7 @@ def model(run_state: RunState, clients, worker_id_short: str, request: pytest.Fi
     try:
         yield w
     finally:
-        externals.stop_all(run_state.options.run_id)
+        externals.stop(hosts)
         w.close()
         append_evidence(run_state.evidence_dir, worker_id_short, request.node.nodeid, records)
 
@@ -101,7 +108,9 @@ def fresh(model: World) -> Iterator[World]:
 CASES = [c for c in e2e.CASES if "ipBlock" not in "".join(c.policies)]
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize(
+    "case", [pytest.param(c, id=c.name, marks=group(i)) for i, c in enumerate(CASES)]
+)
 def test_e2e_category(case: e2e.Case, fresh: World) -> None:
     peers = peers_of(fresh)
     expect = {col: exp for col, exp in case.columns()}
@@ -117,6 +126,7 @@ def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
             "metadata": {"name": name, "namespace": ns}, "spec": spec}
 
 
+@group(0)
 def test_ipblock_egress_to_one_pod(fresh: World) -> None:
     yb = fresh.pod_state["y/b"].ip
     fresh.apply(_np("x", "to-y-b", {"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
@@ -125,6 +135,7 @@ def test_ipblock_egress_to_one_pod(fresh: World) -> None:
     fresh.expect("ipBlock egress to one pod's /32", expected_for(exp, peers_of(fresh)))
 
 
+@group(1)
 def test_ipblock_egress_with_except(fresh: World) -> None:
     if not fresh.externals:
         pytest.skip("no host outside the cluster on this target (kind only)")
@@ -141,6 +152,7 @@ def test_ipblock_egress_with_except(fresh: World) -> None:
     fresh.expect("ipBlock egress with except (pods and an external host)", expected_for(exp, peers_of(fresh)))
 
 
+@group(2)
 def test_ipblock_ingress_from_external_range_with_except(fresh: World) -> None:
     if not fresh.externals:
         pytest.skip("no host outside the cluster on this target (kind only)")
@@ -153,6 +165,7 @@ def test_ipblock_ingress_from_external_range_with_except(fresh: World) -> None:
     fresh.expect("ipBlock ingress from an external range with except", expected_for(exp, peers_of(fresh)))
 
 
+@group(3)
 def test_ipblock_ingress_matches_pods_by_ip(fresh: World) -> None:
     ips = [fresh.pod_state[p].ip for p in ("y/a", "y/b", "y/c")]
     fresh.apply(_np("x", "from-y-ips", {

@@ -2,7 +2,7 @@
 
 For each source, a shell script starts every probe in the background (TCP: ``nc -z``;
 UDP: a datagram to agnhost's serve-hostname, which answers it; DNS: ``dig``) and prints
-one machine-readable line per probe: ``NPC <index> <1|0> <detail>``. All sources are
+one machine-readable line per probe: ``NPC <index> <1|0>``. All sources are
 probed concurrently from a bounded pool, each thread with its own API client. A probe
 whose line is missing is an error, never a verdict.
 
@@ -11,9 +11,13 @@ The engine knows nothing of pytest or of expectations: it turns a plan into obse
 
 from __future__ import annotations
 
+import dataclasses
+import itertools
 import math
+import random
 import shlex
 import subprocess
+import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -28,6 +32,10 @@ TCP = "TCP"
 UDP = "UDP"
 DNS = "DNS"  # a DNS query over UDP to ``host``:``port``
 SCTP = "SCTP"
+
+# UDP source ports the engine hands out, in turn per source: below Linux's ephemeral
+# range (32768-60999), so they never collide with ports the kernel picks.
+SPORT_LOW, SPORT_HIGH = 20000, 32000
 
 
 class ProbeError(RuntimeError):
@@ -60,13 +68,13 @@ class Probe:
     port: int
     protocol: str  # TCP | UDP | DNS | SCTP
     query: str = "kubernetes.default.svc.cluster.local"
+    source_port: int = 0  # UDP: set by the engine
 
 
 @dataclass
 class Observation:
     allowed: bool
-    detail: str
-    seconds: float
+    detail: str = ""
 
 
 @dataclass
@@ -76,15 +84,31 @@ class BatchResult:
     seconds: float = 0.0
 
 
-def probe_command(p: Probe, timeout: float) -> str:
-    """The shell command for one probe; exit status 0 means the traffic got through."""
+PAYLOAD = "/tmp/npc.payload"
+UDP_WAIT_FACTOR = 2
+
+
+def probe_command(p: Probe, timeout: float, index: int = 0) -> str:
+    """The shell command for one probe; exit status 0 means the traffic got through.
+
+    Each probe costs the batch two processes (its background job and nc or dig)."""
     t = max(1, math.ceil(timeout))
     host, port = shlex.quote(p.host), int(p.port)
     if p.protocol == TCP:
         return f"nc -z -w {t} {host} {port}"
     if p.protocol == UDP:
-        # serve-hostname answers any datagram with the pod's name
-        return f"test -n \"$(printf 'npconform\\n' | nc -u -w {t} {host} {port} 2>/dev/null | head -c 64)\""
+        # serve-hostname answers any datagram with the pod's name; nc returns as soon as
+        # the answer arrives (-W 1). The answer comes from a user-space server that a
+        # busy node may schedule late, so UDP waits UDP_WAIT_FACTOR times the timeout.
+        # The source port is chosen by the engine and not reused soon: a recycled port
+        # could match a conntrack entry of an earlier, allowed flow and slip past a
+        # policy that now blocks it.
+        sport = f" -p {p.source_port}" if p.source_port else ""
+        out = f"/tmp/npc.$$.{index}"
+        return (
+            f"nc -u -W 1 -w {t * UDP_WAIT_FACTOR}{sport} {host} {port} <{PAYLOAD} >{out} 2>/dev/null; "
+            f"test -s {out}"
+        )
     if p.protocol == DNS:
         # dig prints its own errors on stdout: only an address counts as an answer.
         return (
@@ -95,15 +119,14 @@ def probe_command(p: Probe, timeout: float) -> str:
 
 
 def batch_script(probes: Sequence[Probe], timeout: float) -> str:
-    lines = []
+    lines = [f"[ -s {PAYLOAD} ] || printf npconform >{PAYLOAD}"]
     for i, p in enumerate(probes):
-        cmd = probe_command(p, timeout)
-        lines.append(
-            f"( s=$(date +%s%N); if {cmd} >/dev/null 2>&1; then v=1; else v=0; fi; "
-            f"echo \"NPC {i} $v $(( ($(date +%s%N) - s) / 1000000 ))\" ) &"
-        )
+        cmd = probe_command(p, timeout, i)
+        # One background job and one probe process per probe: nothing else is forked.
+        lines.append(f"{{ {cmd} >/dev/null 2>&1 && echo 'NPC {i} 1' || echo 'NPC {i} 0'; }} &")
     lines.append("wait")
-    lines.append("echo NPC-END")
+    if any(p.protocol == UDP for p in probes):
+        lines.append("rm -f /tmp/npc.$$.*")
     return "\n".join(lines)
 
 
@@ -113,15 +136,69 @@ def parse_output(probes: Sequence[Probe], out: str) -> dict[Cell, Observation]:
     obs: dict[Cell, Observation] = {}
     for line in out.splitlines():
         parts = line.split()
-        if len(parts) == 4 and parts[0] == "NPC" and parts[1].isdigit():
+        if len(parts) == 3 and parts[0] == "NPC" and parts[1].isdigit():
             i = int(parts[1])
             if i < len(probes):
-                ms = int(parts[3]) if parts[3].isdigit() else 0
-                obs[probes[i].cell] = Observation(parts[2] == "1", "", ms / 1000)
+                obs[probes[i].cell] = Observation(parts[2] == "1", "")
     missing = [p.cell for p in probes if p.cell not in obs]
     if missing:
         raise ProbeError(f"{len(missing)} probe(s) printed no verdict, e.g. {missing[0]}")
     return obs
+
+
+class _Session:
+    """A shell in the source pod's probe container, fed one batch script at a time."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, core: client.CoreV1Api, src: Source) -> None:
+        self.src = src
+        self._lock = threading.Lock()
+        try:
+            self.ws = stream(
+                core.connect_get_namespaced_pod_exec,
+                src.pod,
+                src.namespace,
+                container=src.container,
+                command=["sh"],
+                stdin=True,
+                stdout=True,
+                stderr=True,
+                tty=False,
+                _preload_content=False,
+            )
+        except Exception as e:  # noqa: BLE001 - any failure to connect is a probe error
+            raise ProbeError(f"cannot exec in {src.id}: {e}") from None
+
+    def alive(self) -> bool:
+        return bool(self.ws.is_open())
+
+    def run(self, script: str, timeout: float) -> str:
+        with self._lock:
+            return self._run(script, timeout)
+
+    def _run(self, script: str, timeout: float) -> str:
+        marker = f"NPC-END-{next(self._ids)}"
+        try:
+            self.ws.write_stdin(f"{script}\necho {marker}\n")
+        except Exception as e:  # noqa: BLE001
+            raise ProbeError(f"exec session in {self.src.id} broke: {e}") from None
+        deadline = time.monotonic() + timeout
+        out = ""
+        while time.monotonic() < deadline:
+            self.ws.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            out += self.ws.read_stdout(timeout=0)
+            if marker in out:
+                return out.replace(marker, "NPC-END")
+            if not self.ws.is_open():
+                raise ProbeError(f"exec session in {self.src.id} closed; output: {out[-200:]!r}")
+        raise ProbeError(f"probe batch in {self.src.id} did not finish within {timeout:.0f}s")
+
+    def close(self) -> None:
+        try:
+            self.ws.close()
+        except Exception:  # noqa: BLE001, S110 - closing a dead socket
+            pass
 
 
 class ProbeEngine:
@@ -134,33 +211,42 @@ class ProbeEngine:
         self.api_factory = api_factory
         self.timeout = timeout
         self.workers = workers
+        self._lock = threading.Lock()
+        self._next_port: dict[Source, int] = {}
+        self._pool: ThreadPoolExecutor | None = None
+        self._sessions: dict[Source, _Session] = {}
 
     def _exec_pod(self, src: Source, script: str) -> str:
-        core = client.CoreV1Api(self.api_factory())
-        resp = stream(
-            core.connect_get_namespaced_pod_exec,
-            src.pod,
-            src.namespace,
-            container=src.container,
-            command=["sh", "-c", script],
-            stdin=False,
-            stdout=True,
-            stderr=True,
-            tty=False,
-            _preload_content=False,
-        )
-        deadline = self.timeout + 20
-        resp.run_forever(timeout=deadline)
-        out = resp.read_stdout()
-        if resp.is_open():
-            resp.close()
-            raise ProbeError(f"exec in {src.id} did not finish within {deadline:.0f}s")
-        resp.close()
-        return str(out)
+        """Run ``script`` in the source's shell session (opened once per source and kept:
+        an exec costs more than the probes it runs). A broken session is reopened once."""
+        for attempt in (1, 2):
+            session = self._session(src, fresh=attempt == 2)
+            try:
+                return session.run(script, self.timeout + 20)
+            except ProbeError:
+                self._drop(src)
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _session(self, src: Source, fresh: bool = False) -> _Session:
+        with self._lock:
+            s = self._sessions.get(src)
+        if s is None or fresh or not s.alive():
+            s = _Session(client.CoreV1Api(self.api_factory()), src)
+            with self._lock:
+                self._sessions[src] = s
+        return s
+
+    def _drop(self, src: Source) -> None:
+        with self._lock:
+            s = self._sessions.pop(src, None)
+        if s is not None:
+            s.close()
 
     def _exec_docker(self, src: Source, script: str) -> str:
         proc = subprocess.run(
-            ["docker", "exec", src.docker, "sh", "-c", script],
+            ["docker", "exec", src.docker, "sh", "-c", f"{script}\necho NPC-END"],
             capture_output=True,
             text=True,
             timeout=self.timeout + 20,
@@ -168,8 +254,21 @@ class ProbeEngine:
         )
         return proc.stdout
 
+    def _with_source_ports(self, src: Source, probes: Sequence[Probe]) -> list[Probe]:
+        out = []
+        with self._lock:
+            nxt = self._next_port.setdefault(src, random.randrange(SPORT_LOW, SPORT_HIGH))
+            for p in probes:
+                if p.protocol == UDP:
+                    p = dataclasses.replace(p, source_port=nxt)
+                    nxt = SPORT_LOW + (nxt + 1 - SPORT_LOW) % (SPORT_HIGH - SPORT_LOW)
+                out.append(p)
+            self._next_port[src] = nxt
+        return out
+
     def run_batch(self, src: Source, probes: Sequence[Probe]) -> BatchResult:
         t0 = time.monotonic()
+        probes = self._with_source_ports(src, probes)
         script = batch_script(probes, self.timeout)
         out = self._exec_docker(src, script) if src.docker else self._exec_pod(src, script)
         return BatchResult(src, parse_output(probes, out), time.monotonic() - t0)
@@ -179,9 +278,23 @@ class ProbeEngine:
         items = [(s, ps) for s, ps in plan.items() if ps]
         if not items:
             return []
-        with ThreadPoolExecutor(max_workers=min(self.workers, len(items))) as pool:
-            futures = [pool.submit(self.run_batch, s, ps) for s, ps in items]
-            return [f.result() for f in futures]
+        if self._pool is None:
+            # Kept for the engine's life: its threads keep their API clients and connections.
+            self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="probe")
+        futures = [self._pool.submit(self.run_batch, s, ps) for s, ps in items]
+        return [f.result() for f in futures]
+
+    def close(self) -> None:
+        with self._lock:
+            sessions, self._sessions = list(self._sessions.values()), {}
+        for sess in sessions:
+            sess.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
 
     def repro(self, src: Source, p: Probe) -> str:
-        return src.repro(probe_command(p, self.timeout) + " && echo allowed || echo blocked")
+        cmd = probe_command(p, self.timeout)
+        if p.protocol == UDP:
+            cmd = f"printf npconform >{PAYLOAD}; " + cmd
+        return src.repro(f"{cmd} && echo allowed || echo blocked")
