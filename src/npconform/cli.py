@@ -1,0 +1,122 @@
+"""The ``npconform`` command: housekeeping around the pytest suite.
+
+  npconform cleanup               remove what interrupted runs left behind
+  npconform verifier-kubeconfig   a kubeconfig bound to the minimal verifier ClusterRole
+  npconform deployed              the reachability the NetworkPolicies of namespaces imply
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from npconform import NAME, externals
+from npconform.cluster.client import Clients
+from npconform.cluster.options import UsageError
+from npconform.platform import kube
+
+MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
+VERIFIER_NS = f"{NAME}-verifier"
+
+
+def _clients(args: argparse.Namespace) -> Clients:
+    kubeconfig = args.kubeconfig or Path.home() / ".kube" / "config"
+    if not Path(kubeconfig).is_file():
+        raise UsageError(f"kubeconfig {kubeconfig} does not exist")
+    c = Clients(Path(kubeconfig), args.context)
+    c.check_reachable()
+    return c
+
+
+def cmd_cleanup(args: argparse.Namespace) -> int:
+    from npconform.session import cleanup_leftovers
+
+    kubeconfig = args.kubeconfig or Path.home() / ".kube" / "config"
+    removed = cleanup_leftovers(Path(kubeconfig), args.context)
+    externals.stop_all()
+    print(f"removed {len(removed)} namespace(s): {', '.join(removed) or '-'}")
+    return 0
+
+
+def cmd_verifier_kubeconfig(args: argparse.Namespace) -> int:
+    """Create the verifier ClusterRole(s), a ServiceAccount bound to them, and write a
+    kubeconfig that authenticates as that ServiceAccount (token valid ``--hours``)."""
+    c = _clients(args)
+    docs = kube.load_documents((MANIFESTS / "rbac" / "npconform-verifier.yaml").read_text())
+    roles = ["npconform-verifier"] + (["npconform-verifier-modes"] if args.modes else [])
+    ns_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": VERIFIER_NS}}
+    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "verifier", "namespace": VERIFIER_NS}}
+    bindings = [
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "ClusterRoleBinding",
+            "metadata": {"name": role},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "subjects": [{"kind": "ServiceAccount", "name": "verifier", "namespace": VERIFIER_NS}],
+        }
+        for role in roles
+    ]
+    kube.apply(c, [*docs, ns_doc, sa, *bindings])
+    tr = client.CoreV1Api(c.api()).create_namespaced_service_account_token(
+        "verifier", VERIFIER_NS, {"spec": {"expirationSeconds": int(args.hours * 3600)}}
+    )
+    token = tr.status.token
+    cfg = c.api().configuration
+    ca = Path(cfg.ssl_ca_cert).read_bytes() if cfg.ssl_ca_cert else b""
+    kc: dict[str, Any] = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "target", "cluster": {"server": cfg.host,
+                                                     "certificate-authority-data": base64.b64encode(ca).decode()}}],
+        "users": [{"name": "npconform-verifier", "user": {"token": token}}],
+        "contexts": [{"name": "npconform-verifier", "context": {"cluster": "target", "user": "npconform-verifier"}}],
+        "current-context": "npconform-verifier",
+    }
+    args.out.write_text(yaml.safe_dump(kc))
+    args.out.chmod(0o600)
+    print(f"wrote {args.out}: ServiceAccount {VERIFIER_NS}/verifier bound to {', '.join(roles)}")
+    return 0
+
+
+def cmd_deployed(args: argparse.Namespace) -> int:
+    from npconform.deployed import report_deployed
+
+    c = _clients(args)
+    print(report_deployed(c, args.namespaces, ports=args.ports))
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog=NAME, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--kubeconfig", type=Path, default=None)
+    ap.add_argument("--context", default=None)
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("cleanup", help="remove namespaces and hosts that interrupted runs left behind")
+    vk = sub.add_parser("verifier-kubeconfig", help="kubeconfig bound to the minimal verifier ClusterRole")
+    vk.add_argument("--out", type=Path, required=True)
+    vk.add_argument("--hours", type=float, default=24)
+    vk.add_argument("--modes", action="store_true", help="also allow switching the constraint's mode")
+    dp = sub.add_parser("deployed", help="reachability implied by the NetworkPolicies of namespaces")
+    dp.add_argument("namespaces", nargs="+")
+    dp.add_argument("--ports", default="", help="port/protocol columns, e.g. 8080/TCP,53/UDP (default: pods' ports)")
+    args = ap.parse_args(argv)
+    try:
+        return {"cleanup": cmd_cleanup, "verifier-kubeconfig": cmd_verifier_kubeconfig,
+                "deployed": cmd_deployed}[args.cmd](args)
+    except UsageError as e:
+        print(f"{NAME}: {e}", file=sys.stderr)
+        return 2
+    except ApiException as e:
+        print(f"{NAME}: the API server answered HTTP {e.status}: {e.reason}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
