@@ -17,6 +17,7 @@ from typing import Any
 
 from npconform.cluster.client import Clients
 from npconform.model.matrix import Cell, Matrix, render_comparison
+from npconform.platform import diagnose
 from npconform.model.netpol import (
     NAMESPACE_NAME_LABEL,
     ContainerPort,
@@ -82,6 +83,7 @@ class CheckResult:
     policies: list[dict[str, Any]]
     repro: list[str]
     oracle_agrees: bool | None = None
+    causes: list[str] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         o = self.outcome
@@ -98,6 +100,7 @@ class CheckResult:
             "observed": o.observed.to_json(),
             "policies": self.policies,
             "repro": self.repro,
+            "causes": self.causes,
         }
 
     def explain(self) -> str:
@@ -113,6 +116,8 @@ class CheckResult:
             parts.append("policies in force: none")
         if self.repro:
             parts.append("repeat one failing probe with:\n  " + "\n  ".join(self.repro[:3]))
+        if self.causes:
+            parts.append("possible causes:\n  - " + "\n  - ".join(self.causes))
         return "\n\n".join(parts)
 
 
@@ -351,14 +356,18 @@ class World:
         repro = [self.engine.repro(*probes[c]) for c in outcome.mismatches[:3]]
         result = CheckResult(self.scenario, step, outcome, list(self.policies.values()), repro, oracle_agrees)
         self.results.append(result)
-        if self.record is not None:
-            self.record("scenario", result.to_json())
         return result
 
     def expect(self, step: str, expected: Matrix, deadline: float = 30.0) -> CheckResult:
         """``check``, failing with the matrices and the policies when the cluster or the
         oracle disagrees with the expectation."""
         r = self.check(step, expected, deadline)
+        o = r.outcome
+        if not o.ok:
+            leaks = sum(1 for c in o.mismatches if o.observed.get(c))
+            r.causes = diagnose.traffic_causes(self.clients, leaks, len(o.mismatches) - leaks)
+        if self.record is not None:
+            self.record("scenario", r.to_json())
         if r.oracle_agrees is False:
             computed = self.computed(expected.sources(), expected.targets(), expected.columns())
             raise AssertionError(
@@ -366,7 +375,7 @@ class World:
                 "oracle disagree (a scenario bug, not a cluster verdict)\n\n"
                 + render_comparison(expected, computed.restrict(expected))
             )
-        if not r.outcome.ok:
+        if not o.ok:
             raise AssertionError(r.explain())
         return r
 

@@ -7,7 +7,21 @@ import pytest
 
 from npconform.model.matrix import Cell
 
-from .flows import APP, DB, INGRESS_NS, PART, TENANT, TENANTS, TIERS, WEB, expected, np, tenant_flows, tenant_policies
+from .flows import (
+    APP,
+    DB,
+    INGRESS_NS,
+    PART,
+    TENANT,
+    TENANTS,
+    TIERS,
+    WEB,
+    Flow,
+    expected,
+    np,
+    tenant_flows,
+    tenant_policies,
+)
 
 pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
 
@@ -26,11 +40,15 @@ def test_tenant_pairs_are_segregated(make_world) -> None:
 
     pods = [PodDef(t, tier, {APP: "shop", PART: tier, "app.kubernetes.io/instance": t}) for t in TENANTS for tier in TIERS]
     pods.append(PodDef(INGRESS_NS, "controller", {APP: "ingress-controller"}))
-    w.add_pods(pods)
+    # A host no policy protects: only the tenants' own egress rules keep them from it.
+    w.namespace("outside", {"role": "outside"})
+    sink = PodDef("outside", "sink", {APP: "sink"})
+    w.add_pods([*pods, sink])
 
     sources = [p.id for p in pods]
-    targets = [p.id for p in pods if p.ns in TENANTS]
-    want = expected(sources, targets, COLUMNS, tenant_flows())
+    targets = [p.id for p in pods if p.ns in TENANTS] + [sink.id]
+    flows = tenant_flows() | {Flow(f"{INGRESS_NS}/controller", sink.id, port, proto) for port, proto in COLUMNS}
+    want = expected(sources, targets, COLUMNS, flows)
     r = w.expect("platform policies", want)
 
     # Spelled out: the worst mistake, and its allowed twin.
@@ -38,3 +56,4 @@ def test_tenant_pairs_are_segregated(make_world) -> None:
     for a, b in (("tenant-a", "tenant-b"), ("tenant-b", "tenant-a")):
         assert obs[Cell(f"{a}/backend", f"{b}/database", DB, "TCP")] is False, f"{a}'s app reaches {b}'s database"
         assert obs[Cell(f"{a}/backend", f"{a}/database", DB, "TCP")] is True, f"{a}'s app cannot reach its own database"
+        assert obs[Cell(f"{a}/database", "outside/sink", WEB, "TCP")] is False, f"{a}'s database reaches outside"

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import threading
+
 import urllib3
+import yaml
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +31,7 @@ class Clients:
             )
         except ConfigException as e:
             raise UsageError(f"bad kubeconfig {self.kubeconfig}: {e}") from None
-        except (OSError, ValueError, TypeError, KeyError) as e:
+        except (OSError, ValueError, TypeError, KeyError, AttributeError, yaml.YAMLError) as e:
             raise UsageError(f"bad kubeconfig {self.kubeconfig}: {type(e).__name__}: {e}") from None
         api.configuration.retries = 3
         return api

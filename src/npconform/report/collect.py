@@ -146,7 +146,7 @@ def build(
         "tool": {"name": NAME, "version": __version__},
         "run": run,
         "environment": env,
-        "verdict": "INCOMPLETE",
+        "verdict": "",  # computed by report.bundle.finalize
         "summary": summary,
         "controls": [],
         "tests": tests,

@@ -1,0 +1,111 @@
+"""Harness pieces without a cluster: kind config, options, admission parsing, names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from npconform import admission as adm
+from npconform.cluster import kind
+from npconform.cluster.options import RunOptions, UsageError
+from npconform.platform.capabilities import Capabilities, exemption_label
+from npconform.workload import pod_manifest, PodPlan
+
+
+def test_kind_config_nodes_and_host_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kind, "host_is_cgroup_v1", lambda: True)
+    monkeypatch.setattr(kind, "host_lacks_sys_resource", lambda: True)
+    cfg = kind.kind_config(RunOptions(workers=3))
+    assert [n["role"] for n in cfg["nodes"]] == ["control-plane", "worker", "worker", "worker"]
+    assert cfg["networking"]["disableDefaultCNI"] is True
+    assert any("failCgroupV1: false" in p for p in cfg["kubeadmConfigPatches"])
+    assert any("restrict_oom_score_adj = true" in p for p in cfg["containerdConfigPatches"])
+
+
+def test_kind_config_without_host_quirks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(kind, "host_is_cgroup_v1", lambda: False)
+    monkeypatch.setattr(kind, "host_lacks_sys_resource", lambda: False)
+    cfg = kind.kind_config(RunOptions(workers=0))
+    assert cfg["nodes"] == [{"role": "control-plane"}]
+    assert not cfg.get("kubeadmConfigPatches")
+    assert not cfg.get("containerdConfigPatches")
+
+
+@pytest.mark.parametrize(
+    ("changes", "message"),
+    [
+        ({"cni": "flannel"}, "unknown CNI 'flannel'"),
+        ({"target": "gke"}, "unknown target 'gke'"),
+        ({"expect_enforcement": "block"}, "unknown enforcement action"),
+        ({"workers": 20}, "--workers"),
+        ({"probe_timeout": 0}, "--probe-timeout"),
+        ({"target": "existing", "kubeconfig": Path("/nonexistent/kubeconfig")}, "does not exist"),
+    ],
+)
+def test_bad_options_are_one_clear_line(changes: dict[str, Any], message: str) -> None:
+    opts = RunOptions(**changes)
+    with pytest.raises(UsageError, match=message) as e:
+        opts.validate()
+    assert "\n" not in str(e.value)
+
+
+def test_options_round_trip_through_json() -> None:
+    opts = RunOptions(target="existing", kubeconfig=Path("/k"), seed=7)
+    assert RunOptions.from_json(opts.to_json()) == opts
+
+
+def test_capabilities_round_trip_and_workers() -> None:
+    from npconform.platform.capabilities import NodeInfo
+
+    caps = Capabilities(nodes=[NodeInfo("cp", True, False, True, "1"), NodeInfo("w", True, True, False, "2")],
+                        exemption_label=("owner", "operator"))
+    back = Capabilities.from_json(caps.to_json())
+    assert back == caps
+    assert back.workers == ["w"]
+
+
+def test_exemption_label_from_constraint() -> None:
+    c = {"spec": {"match": {"namespaceSelector": {"matchExpressions": [
+        {"key": "owner", "operator": "NotIn", "values": ["operator"]}]}}}}
+    assert exemption_label(c) == ("owner", "operator")
+    assert exemption_label({"spec": {}}) is None
+
+
+def test_parse_warnings() -> None:
+    headers = {"Warning": '299 - "[require-networkpolicy] No matching networkpolicy found: a \\"b\\""'}
+    assert adm.parse_warnings(headers) == ['[require-networkpolicy] No matching networkpolicy found: a "b"']
+    assert adm.parse_warnings(None) == []
+
+
+@pytest.mark.parametrize("kind_", list(adm.API_VERSIONS))
+def test_workload_manifests_carry_the_pod_labels(kind_: str) -> None:
+    m = adm.workload_manifest(kind_, "ns", "w", {"app": "x"}, "img:1", "run")
+    if kind_ == "Pod":
+        labels = m["metadata"]["labels"]
+    elif kind_ == "CronJob":
+        labels = m["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
+    else:
+        labels = m["spec"]["template"]["metadata"]["labels"]
+    assert labels["app"] == "x"
+
+
+def test_admission_outcomes() -> None:
+    denied = adm.Admission("Pod", "ns", "p", False, [], "[require-networkpolicy] No matching networkpolicy found")
+    warned = adm.Admission("Pod", "ns", "p", True, ["[require-networkpolicy] No matching networkpolicy found"])
+    assert denied.observed == "denied" and denied.names_constraint("require-networkpolicy")
+    assert warned.observed == "warned" and warned.names_constraint("require-networkpolicy")
+    assert adm.Admission("Pod", "ns", "p", True).observed == "admitted"
+
+
+def test_probe_pods_meet_the_restricted_pod_security_standard() -> None:
+    pod = pod_manifest(PodPlan("ns", "p", {"a": "b"}), "registry.k8s.io/e2e-test-images/agnhost:2.66.1", "run")
+    spec = pod["spec"]
+    assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    for c in spec["containers"]:
+        sc = c["securityContext"]
+        assert sc["runAsNonRoot"] and sc["allowPrivilegeEscalation"] is False
+        assert sc["capabilities"]["drop"] == ["ALL"]
+        assert c["resources"]["requests"] and c["resources"]["limits"]
+        assert ":" in c["image"] and not c["image"].endswith(":latest")
