@@ -16,22 +16,48 @@ from npconform.session import Session
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def run_suite(tmp_path: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def run_suite(
+    tmp_path: Path, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "suites", "-k", "zzz_nothing", "-p", "no:cacheprovider",
-         "--report-dir", str(tmp_path / "reports"), "--cluster-name", "npconform-badinput", *args],
-        cwd=ROOT, capture_output=True, text=True, timeout=120, env={**os.environ, **(env or {})},
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "-k",
+            "zzz_nothing",
+            "-p",
+            "no:cacheprovider",
+            "--report-dir",
+            str(tmp_path / "reports"),
+            "--cluster-name",
+            "npconform-badinput",
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
     )
 
 
 def error_line(proc: subprocess.CompletedProcess[str]) -> str:
-    lines = [ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR: npconform:")]
+    lines = [
+        ln for ln in (proc.stdout + proc.stderr).splitlines() if ln.startswith("ERROR: npconform:")
+    ]
     assert len(lines) == 1, proc.stdout + proc.stderr
     return lines[0]
 
 
 def no_cluster_named(name: str) -> bool:
-    out = subprocess.run(["docker", "ps", "-a", "--format", "{{.Names}}"], capture_output=True, text=True, check=False)
+    out = subprocess.run(
+        ["docker", "ps", "-a", "--format", "{{.Names}}"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     return not any(n.startswith(name) for n in out.stdout.split())
 
 
@@ -58,7 +84,8 @@ def test_missing_kubeconfig(tmp_path: Path) -> None:
 def test_unreachable_api_server(tmp_path: Path) -> None:
     kc = tmp_path / "kubeconfig"
     kc.write_text(
-        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: {server: 'https://127.0.0.1:1', "
+        "apiVersion: v1\nkind: Config\nclusters: [{name: c, cluster: "
+        "{server: 'https://127.0.0.1:1', "
         "insecure-skip-tls-verify: true}}]\nusers: [{name: u, user: {token: x}}]\n"
         "contexts: [{name: c, context: {cluster: c, user: u}}]\ncurrent-context: c\n"
     )
@@ -97,13 +124,27 @@ def test_cluster_without_gatekeeper_is_refused() -> None:
 
 
 def test_build_images_names_a_version_that_does_not_exist(tmp_path: Path) -> None:
-    lock = (ROOT / "versions.toml").read_text().replace('version = "v0.33.0"', 'version = "v0.0.99"', 1)
+    lock = (
+        (ROOT / "versions.toml")
+        .read_text()
+        .replace('version = "v0.33.0"', 'version = "v0.0.99"', 1)
+    )
     bad = tmp_path / "versions.toml"
     bad.write_text(lock)
     p = subprocess.run(
-        [str(ROOT / "scripts" / "build-images"), "--lock", str(bad), "--cache", str(tmp_path / "cache"),
-         "--only", "go:kind"],
-        capture_output=True, text=True, timeout=300, check=False,
+        [
+            str(ROOT / "scripts" / "build-images"),
+            "--lock",
+            str(bad),
+            "--cache",
+            str(tmp_path / "cache"),
+            "--only",
+            "go:kind",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert p.returncode == 1
     assert "module sigs.k8s.io/kind has no version v0.0.99" in p.stderr

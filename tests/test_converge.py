@@ -30,7 +30,9 @@ A = Cell("x/a", "x/b", 80)
 B = Cell("x/b", "x/a", 80)
 
 
-def setup(rounds: list[dict[Cell, bool]]) -> tuple[FakeEngine, dict[Cell, tuple[Source, Probe]], Matrix]:
+def setup(
+    rounds: list[dict[Cell, bool]],
+) -> tuple[FakeEngine, dict[Cell, tuple[Source, Probe]], Matrix]:
     eng = FakeEngine(rounds)
     src = Source("s")
     probes = {c: (src, Probe(c, "h", 80, "TCP")) for c in (A, B)}

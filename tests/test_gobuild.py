@@ -39,9 +39,15 @@ def test_parse_replaces() -> None:
 
 @pytest.mark.parametrize(
     ("rule", "expected"),
-    [("same", "v1.37.2"), ("v0-minor", "v0.37.2"), ({"k8s.io/api": "v0.1.0", "k8s.io/client-go": "v0.2.0"}, "v0.1.0")],
+    [
+        ("same", "v1.37.2"),
+        ("v0-minor", "v0.37.2"),
+        ({"k8s.io/api": "v0.1.0", "k8s.io/client-go": "v0.2.0"}, "v0.1.0"),
+    ],
 )
-def test_local_replace_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rule: object, expected: str) -> None:
+def test_local_replace_rules(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rule: object, expected: str
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "go.mod").write_text(GOMOD)
@@ -56,13 +62,17 @@ def test_local_replace_rules(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, ru
     assert "example.com/one v1.0.0 => example.com/fork v1.0.1" in text
 
 
-def test_local_replace_without_rule_is_an_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_local_replace_without_rule_is_an_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     src = tmp_path / "src"
     src.mkdir()
     (src / "go.mod").write_text(GOMOD)
     monkeypatch.setattr(gobuild, "module_dir", lambda mod, env, log: src)
     with pytest.raises(GoBuildError, match="local_replaces"):
-        Wrapper(Module("big", "example.com/big", "v1.0.0"), tmp_path / "w").prepare(tmp_path / "log")
+        Wrapper(Module("big", "example.com/big", "v1.0.0"), tmp_path / "w").prepare(
+            tmp_path / "log"
+        )
 
 
 def test_stub_replace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -77,5 +87,7 @@ def test_stub_replace(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_unknown_version_names_module_and_version() -> None:
-    msg = gobuild._module_error(Module("k", "example.com/x", "v9.9.9"), "reading ...: 404 Not Found: not available")
+    msg = gobuild._module_error(
+        Module("k", "example.com/x", "v9.9.9"), "reading ...: 404 Not Found: not available"
+    )
     assert msg == "module example.com/x has no version v9.9.9 (lock key 'k')"

@@ -11,7 +11,7 @@ from npconform import admission as adm
 from npconform.cluster import kind
 from npconform.cluster.options import RunOptions, UsageError
 from npconform.platform.capabilities import Capabilities, exemption_label
-from npconform.workload import pod_manifest, PodPlan
+from npconform.workload import PodPlan, pod_manifest
 
 
 def test_kind_config_nodes_and_host_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -59,23 +59,38 @@ def test_options_round_trip_through_json() -> None:
 def test_capabilities_round_trip_and_workers() -> None:
     from npconform.platform.capabilities import NodeInfo
 
-    caps = Capabilities(nodes=[NodeInfo("cp", True, False, True, "1"), NodeInfo("w", True, True, False, "2")],
-                        exemption_label=("owner", "operator"))
+    caps = Capabilities(
+        nodes=[NodeInfo("cp", True, False, True, "1"), NodeInfo("w", True, True, False, "2")],
+        exemption_label=("owner", "operator"),
+    )
     back = Capabilities.from_json(caps.to_json())
     assert back == caps
     assert back.workers == ["w"]
 
 
 def test_exemption_label_from_constraint() -> None:
-    c = {"spec": {"match": {"namespaceSelector": {"matchExpressions": [
-        {"key": "owner", "operator": "NotIn", "values": ["operator"]}]}}}}
+    c = {
+        "spec": {
+            "match": {
+                "namespaceSelector": {
+                    "matchExpressions": [
+                        {"key": "owner", "operator": "NotIn", "values": ["operator"]}
+                    ]
+                }
+            }
+        }
+    }
     assert exemption_label(c) == ("owner", "operator")
     assert exemption_label({"spec": {}}) is None
 
 
 def test_parse_warnings() -> None:
-    headers = {"Warning": '299 - "[require-networkpolicy] No matching networkpolicy found: a \\"b\\""'}
-    assert adm.parse_warnings(headers) == ['[require-networkpolicy] No matching networkpolicy found: a "b"']
+    headers = {
+        "Warning": '299 - "[require-networkpolicy] No matching networkpolicy found: a \\"b\\""'
+    }
+    assert adm.parse_warnings(headers) == [
+        '[require-networkpolicy] No matching networkpolicy found: a "b"'
+    ]
     assert adm.parse_warnings(None) == []
 
 
@@ -92,15 +107,21 @@ def test_workload_manifests_carry_the_pod_labels(kind_: str) -> None:
 
 
 def test_admission_outcomes() -> None:
-    denied = adm.Admission("Pod", "ns", "p", False, [], "[require-networkpolicy] No matching networkpolicy found")
-    warned = adm.Admission("Pod", "ns", "p", True, ["[require-networkpolicy] No matching networkpolicy found"])
+    denied = adm.Admission(
+        "Pod", "ns", "p", False, [], "[require-networkpolicy] No matching networkpolicy found"
+    )
+    warned = adm.Admission(
+        "Pod", "ns", "p", True, ["[require-networkpolicy] No matching networkpolicy found"]
+    )
     assert denied.observed == "denied" and denied.names_constraint("require-networkpolicy")
     assert warned.observed == "warned" and warned.names_constraint("require-networkpolicy")
     assert adm.Admission("Pod", "ns", "p", True).observed == "admitted"
 
 
 def test_probe_pods_meet_the_restricted_pod_security_standard() -> None:
-    pod = pod_manifest(PodPlan("ns", "p", {"a": "b"}), "registry.k8s.io/e2e-test-images/agnhost:2.66.1", "run")
+    pod = pod_manifest(
+        PodPlan("ns", "p", {"a": "b"}), "registry.k8s.io/e2e-test-images/agnhost:2.66.1", "run"
+    )
     spec = pod["spec"]
     assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
     for c in spec["containers"]:

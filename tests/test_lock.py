@@ -14,8 +14,20 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_lock_loads_and_names_every_component() -> None:
     lock = load()
-    for key in ("kind", "kubernetes", "etcd", "coredns", "containerd", "runc", "cri-tools",
-                "cni-plugins", "calico", "gatekeeper", "registry", "kube-router"):
+    for key in (
+        "kind",
+        "kubernetes",
+        "etcd",
+        "coredns",
+        "containerd",
+        "runc",
+        "cri-tools",
+        "cni-plugins",
+        "calico",
+        "gatekeeper",
+        "registry",
+        "kube-router",
+    ):
         assert lock.module(key).version.startswith("v")
     assert lock.kubernetes_version == lock.image("kube-apiserver").rsplit(":", 1)[1]
     assert lock.image("node").endswith(lock.kubernetes_version)
@@ -61,8 +73,14 @@ def test_broken_lock_is_a_clear_error(tmp_path: Path) -> None:
     [
         ("quay.io/calico/node:v3.31.0", ("quay.io", "calico/node", "v3.31.0")),
         ("registry:3.0.0", ("docker.io", "library/registry", "3.0.0")),
-        ("openpolicyagent/gatekeeper:v3.23.1", ("docker.io", "openpolicyagent/gatekeeper", "v3.23.1")),
-        ("registry.k8s.io/coredns/coredns:v1.14.6", ("registry.k8s.io", "coredns/coredns", "v1.14.6")),
+        (
+            "openpolicyagent/gatekeeper:v3.23.1",
+            ("docker.io", "openpolicyagent/gatekeeper", "v3.23.1"),
+        ),
+        (
+            "registry.k8s.io/coredns/coredns:v1.14.6",
+            ("registry.k8s.io", "coredns/coredns", "v1.14.6"),
+        ),
         ("localhost:5001/x/y:1", ("localhost:5001", "x/y", "1")),
     ],
 )

@@ -22,7 +22,10 @@ from npconform.probe.engine import (
 
 
 def probes(n: int, proto: str = "TCP") -> list[Probe]:
-    return [Probe(Cell("a/x", f"b/y{i}", 8080, proto), f"192.168.0.{i + 1}", 8080, proto) for i in range(n)]
+    return [
+        Probe(Cell("a/x", f"b/y{i}", 8080, proto), f"192.168.0.{i + 1}", 8080, proto)
+        for i in range(n)
+    ]
 
 
 def test_one_background_job_per_probe_and_a_final_wait() -> None:

@@ -78,8 +78,11 @@ class Admission:
         return constraint in text and NO_POLICY_MESSAGE in text
 
     def describe(self) -> str:
-        what = {"denied": f"denied: {self.message}", "warned": f"admitted with warning: {self.warnings}",
-                "admitted": "admitted" + (f" (warnings: {self.warnings})" if self.warnings else "")}
+        what = {
+            "denied": f"denied: {self.message}",
+            "warned": f"admitted with warning: {self.warnings}",
+            "admitted": "admitted" + (f" (warnings: {self.warnings})" if self.warnings else ""),
+        }
         return f"{self.kind} {self.namespace}/{self.name} {what[self.observed]}"
 
 
@@ -136,7 +139,7 @@ def workload_manifest(
     kind: str, namespace: str, name: str, labels: Mapping[str, str], image: str, run_id: str
 ) -> dict[str, Any]:
     """A minimal object of ``kind`` whose pods carry ``labels``."""
-    meta = {
+    meta: dict[str, Any] = {
         "name": name,
         "namespace": namespace,
         "labels": {RUN_LABEL: run_id, MANAGED_LABEL: NAME},
@@ -161,7 +164,11 @@ def workload_manifest(
         spec = {"template": tmpl, "backoffLimit": 0, "activeDeadlineSeconds": 300}
     elif kind == "CronJob":
         tmpl["spec"]["restartPolicy"] = "Never"
-        spec = {"schedule": "0 0 1 1 *", "suspend": True, "jobTemplate": {"spec": {"template": tmpl, "backoffLimit": 0}}}
+        spec = {
+            "schedule": "0 0 1 1 *",
+            "suspend": True,
+            "jobTemplate": {"spec": {"template": tmpl, "backoffLimit": 0}},
+        }
     else:
         raise ValueError(f"unsupported kind {kind}")
     return {"apiVersion": API_VERSIONS[kind], "kind": kind, "metadata": meta, "spec": spec}
@@ -178,7 +185,9 @@ def create(clients: Clients, body: Mapping[str, Any], dry_run: bool = False) -> 
         resp = method(ns, body, **kwargs)
     except ApiException as e:
         if e.status in (400, 403, 422) and "admission webhook" in str(e.body):
-            return Admission(kind, ns, name, False, parse_warnings(e.headers), _denial_message(e), e.status)
+            return Admission(
+                kind, ns, name, False, parse_warnings(e.headers), _denial_message(e), e.status
+            )
         raise
     status, headers = status_headers(resp)
     return Admission(kind, ns, name, True, parse_warnings(headers), "", status)
@@ -208,13 +217,25 @@ def wait_refused(clients: Clients, body: Mapping[str, Any], timeout: float = 30)
     return create(clients, body)
 
 
-def patch_pod_labels(clients: Clients, namespace: str, name: str, labels: Mapping[str, str | None]) -> Admission:
+def patch_pod_labels(
+    clients: Clients, namespace: str, name: str, labels: Mapping[str, str | None]
+) -> Admission:
     core = clients.core()
     try:
-        resp = core.patch_namespaced_pod_with_http_info(name, namespace, {"metadata": {"labels": dict(labels)}})
+        resp = core.patch_namespaced_pod_with_http_info(
+            name, namespace, {"metadata": {"labels": dict(labels)}}
+        )
     except ApiException as e:
         if e.status in (400, 403, 422) and "admission webhook" in str(e.body):
-            return Admission("Pod", namespace, name, False, parse_warnings(e.headers), _denial_message(e), e.status)
+            return Admission(
+                "Pod",
+                namespace,
+                name,
+                False,
+                parse_warnings(e.headers),
+                _denial_message(e),
+                e.status,
+            )
         raise
     status, headers = status_headers(resp)
     return Admission("Pod", namespace, name, True, parse_warnings(headers), "", status)
@@ -227,7 +248,11 @@ def patch_pod_labels(clients: Clients, namespace: str, name: str, labels: Mappin
 
 def get_constraint(clients: Clients, name: str) -> dict[str, Any] | None:
     try:
-        return dict(clients.custom().get_cluster_custom_object(CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name))
+        return dict(
+            clients.custom().get_cluster_custom_object(
+                CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name
+            )
+        )
     except ApiException as e:
         if e.status == 404:
             return None
@@ -239,14 +264,24 @@ def violations(clients: Clients, name: str) -> tuple[list[dict[str, Any]], int, 
     -ojson | jq .status.violations``: (violations, totalViolations, auditTimestamp)."""
     c = get_constraint(clients, name) or {}
     st = c.get("status", {})
-    return list(st.get("violations", []) or []), int(st.get("totalViolations", 0) or 0), st.get("auditTimestamp")
+    return (
+        list(st.get("violations", []) or []),
+        int(st.get("totalViolations", 0) or 0),
+        st.get("auditTimestamp"),
+    )
 
 
-def wait_audited(clients: Clients, constraint: str, namespace: str, name: str, kind: str, timeout: float) -> bool:
+def wait_audited(
+    clients: Clients, constraint: str, namespace: str, name: str, kind: str, timeout: float
+) -> bool:
     """Whether the audit lists the object within ``timeout`` (at least one audit run later)."""
+
     def listed() -> bool:
         vs, _, _ = violations(clients, constraint)
-        return any(v.get("namespace") == namespace and v.get("name") == name and v.get("kind") == kind for v in vs)
+        return any(
+            v.get("namespace") == namespace and v.get("name") == name and v.get("kind") == kind
+            for v in vs
+        )
 
     try:
         kube.wait_until(f"audit to list {kind} {namespace}/{name}", listed, timeout, interval=2)
@@ -257,5 +292,9 @@ def wait_audited(clients: Clients, constraint: str, namespace: str, name: str, k
 
 def set_enforcement(clients: Clients, name: str, action: str) -> None:
     clients.custom().patch_cluster_custom_object(
-        CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name, {"spec": {"enforcementAction": action}}
+        CONSTRAINT_GROUP,
+        "v1beta1",
+        CONSTRAINT_PLURAL,
+        name,
+        {"spec": {"enforcementAction": action}},
     )

@@ -1,8 +1,8 @@
 """The ``npconform`` command: housekeeping around the pytest suite.
 
-  npconform cleanup               remove what interrupted runs left behind
-  npconform verifier-kubeconfig   a kubeconfig bound to the minimal verifier ClusterRole
-  npconform deployed              the reachability the NetworkPolicies of namespaces imply
+npconform cleanup               remove what interrupted runs left behind
+npconform verifier-kubeconfig   a kubeconfig bound to the minimal verifier ClusterRole
+npconform deployed              the reachability the NetworkPolicies of namespaces imply
 """
 
 from __future__ import annotations
@@ -52,13 +52,21 @@ def cmd_verifier_kubeconfig(args: argparse.Namespace) -> int:
     docs = kube.load_documents((MANIFESTS / "rbac" / "npconform-verifier.yaml").read_text())
     roles = ["npconform-verifier"] + (["npconform-verifier-modes"] if args.modes else [])
     ns_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": VERIFIER_NS}}
-    sa = {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "verifier", "namespace": VERIFIER_NS}}
+    sa = {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": {"name": "verifier", "namespace": VERIFIER_NS},
+    }
     bindings = [
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "ClusterRoleBinding",
             "metadata": {"name": role},
-            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": role},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": role,
+            },
             "subjects": [{"kind": "ServiceAccount", "name": "verifier", "namespace": VERIFIER_NS}],
         }
         for role in roles
@@ -73,10 +81,22 @@ def cmd_verifier_kubeconfig(args: argparse.Namespace) -> int:
     kc: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "Config",
-        "clusters": [{"name": "target", "cluster": {"server": cfg.host,
-                                                     "certificate-authority-data": base64.b64encode(ca).decode()}}],
+        "clusters": [
+            {
+                "name": "target",
+                "cluster": {
+                    "server": cfg.host,
+                    "certificate-authority-data": base64.b64encode(ca).decode(),
+                },
+            }
+        ],
         "users": [{"name": "npconform-verifier", "user": {"token": token}}],
-        "contexts": [{"name": "npconform-verifier", "context": {"cluster": "target", "user": "npconform-verifier"}}],
+        "contexts": [
+            {
+                "name": "npconform-verifier",
+                "context": {"cluster": "target", "user": "npconform-verifier"},
+            }
+        ],
         "current-context": "npconform-verifier",
     }
     args.out.write_text(yaml.safe_dump(kc))
@@ -94,22 +114,37 @@ def cmd_deployed(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog=NAME, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        prog=NAME, description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--kubeconfig", type=Path, default=None)
     ap.add_argument("--context", default=None)
     sub = ap.add_subparsers(dest="cmd", required=True)
     sub.add_parser("cleanup", help="remove namespaces and hosts that interrupted runs left behind")
-    vk = sub.add_parser("verifier-kubeconfig", help="kubeconfig bound to the minimal verifier ClusterRole")
+    vk = sub.add_parser(
+        "verifier-kubeconfig", help="kubeconfig bound to the minimal verifier ClusterRole"
+    )
     vk.add_argument("--out", type=Path, required=True)
     vk.add_argument("--hours", type=float, default=24)
-    vk.add_argument("--modes", action="store_true", help="also allow switching the constraint's mode")
-    dp = sub.add_parser("deployed", help="reachability implied by the NetworkPolicies of namespaces")
+    vk.add_argument(
+        "--modes", action="store_true", help="also allow switching the constraint's mode"
+    )
+    dp = sub.add_parser(
+        "deployed", help="reachability implied by the NetworkPolicies of namespaces"
+    )
     dp.add_argument("namespaces", nargs="+")
-    dp.add_argument("--ports", default="", help="port/protocol columns, e.g. 8080/TCP,53/UDP (default: pods' ports)")
+    dp.add_argument(
+        "--ports",
+        default="",
+        help="port/protocol columns, e.g. 8080/TCP,53/UDP (default: pods' ports)",
+    )
     args = ap.parse_args(argv)
     try:
-        return {"cleanup": cmd_cleanup, "verifier-kubeconfig": cmd_verifier_kubeconfig,
-                "deployed": cmd_deployed}[args.cmd](args)
+        return {
+            "cleanup": cmd_cleanup,
+            "verifier-kubeconfig": cmd_verifier_kubeconfig,
+            "deployed": cmd_deployed,
+        }[args.cmd](args)
     except UsageError as e:
         print(f"{NAME}: {e}", file=sys.stderr)
         return 2

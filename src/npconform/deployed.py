@@ -4,15 +4,20 @@ imply for the pods already there, computed by the oracle (nothing is created).""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from npconform.cluster.client import Clients, to_dict
 from npconform.model.matrix import Matrix, render
 from npconform.model.netpol import ContainerPort, NamespaceModel, PodModel, PolicyEngine
 
 
-def read_world(clients: Clients, namespaces: Sequence[str]) -> tuple[list[NamespaceModel], list[PodModel], list[dict]]:
+def read_world(
+    clients: Clients, namespaces: Sequence[str]
+) -> tuple[list[NamespaceModel], list[PodModel], list[dict[str, Any]]]:
     core, net = clients.core(), clients.net()
-    ns_models, pods, policies = [], [], []
+    ns_models: list[NamespaceModel] = []
+    pods: list[PodModel] = []
+    policies: list[dict[str, Any]] = []
     for ns in namespaces:
         n = core.read_namespace(ns)
         ns_models.append(NamespaceModel(ns, dict(n.metadata.labels or {})))
@@ -24,7 +29,9 @@ def read_world(clients: Clients, namespaces: Sequence[str]) -> tuple[list[Namesp
                 for c in p.spec.containers
                 for cp in c.ports or []
             )
-            pods.append(PodModel(ns, p.metadata.name, dict(p.metadata.labels or {}), p.status.pod_ip, ports))
+            pods.append(
+                PodModel(ns, p.metadata.name, dict(p.metadata.labels or {}), p.status.pod_ip, ports)
+            )
         for pol in net.list_namespaced_network_policy(ns).items:
             d = to_dict(pol)
             d.pop("status", None)
@@ -48,4 +55,7 @@ def report_deployed(clients: Clients, namespaces: Sequence[str], ports: str = ""
     if not len(m):
         return "no running pods with declared ports in " + ", ".join(namespaces)
     allowed, blocked = m.counts()
-    return render(m, "implied by the deployed NetworkPolicies") + f"\n\n{allowed} allowed, {blocked} blocked"
+    return (
+        render(m, "implied by the deployed NetworkPolicies")
+        + f"\n\n{allowed} allowed, {blocked} blocked"
+    )

@@ -26,7 +26,19 @@ class ExternalHost:
     ip: str
 
     def route(self, pod_ip: str, node_ip: str) -> None:
-        run(["docker", "exec", self.container, "ip", "route", "replace", f"{pod_ip}/32", "via", node_ip])
+        run(
+            [
+                "docker",
+                "exec",
+                self.container,
+                "ip",
+                "route",
+                "replace",
+                f"{pod_ip}/32",
+                "via",
+                node_ip,
+            ]
+        )
 
 
 def start(run_id: str, owner: str, name: str, image: str, ports: tuple[int, ...]) -> ExternalHost:
@@ -43,7 +55,13 @@ def start(run_id: str, owner: str, name: str, image: str, ports: tuple[int, ...]
             ]
         )  # fmt: skip
         ip = run(
-            ["docker", "inspect", "-f", f"{{{{.NetworkSettings.Networks.{NETWORK}.IPAddress}}}}", container]
+            [
+                "docker",
+                "inspect",
+                "-f",
+                f"{{{{.NetworkSettings.Networks.{NETWORK}.IPAddress}}}}",
+                container,
+            ]
         ).strip()
     except CommandError:
         subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
@@ -52,14 +70,18 @@ def start(run_id: str, owner: str, name: str, image: str, ports: tuple[int, ...]
 
 
 def network_cidr() -> str:
-    out = run(["docker", "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", NETWORK])
+    out = run(
+        ["docker", "network", "inspect", "-f", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", NETWORK]
+    )
     v4 = [c for c in out.split() if ":" not in c]
     return v4[0]
 
 
 def stop(hosts: list[ExternalHost]) -> None:
     if hosts:
-        subprocess.run(["docker", "rm", "-f", *[h.container for h in hosts]], capture_output=True, check=False)
+        subprocess.run(
+            ["docker", "rm", "-f", *[h.container for h in hosts]], capture_output=True, check=False
+        )
 
 
 def stop_all(run_id: str | None = None) -> None:

@@ -38,36 +38,74 @@ _COLLECTOR = pytest.StashKey[Collector]()
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     g = parser.getgroup(NAME, "npconform: NetworkPolicy safeguard conformance")
-    g.addoption("--target", choices=TARGETS, default="kind",
-                help="kind: create a kind cluster (default); existing: use --kubeconfig")
-    g.addoption("--kubeconfig", dest="npc_kubeconfig", type=Path, default=None,
-                help="kubeconfig of an existing cluster (default: $KUBECONFIG or ~/.kube/config)")
+    g.addoption(
+        "--target",
+        choices=TARGETS,
+        default="kind",
+        help="kind: create a kind cluster (default); existing: use --kubeconfig",
+    )
+    g.addoption(
+        "--kubeconfig",
+        dest="npc_kubeconfig",
+        type=Path,
+        default=None,
+        help="kubeconfig of an existing cluster (default: $KUBECONFIG or ~/.kube/config)",
+    )
     g.addoption("--context", dest="npc_context", default=None, help="kubeconfig context")
-    g.addoption("--cni", default=os.environ.get("NPCONFORM_CNI", "calico"),
-                help=f"CNI for kind clusters: {', '.join(CNIS)} (default calico)")
+    g.addoption(
+        "--cni",
+        default=os.environ.get("NPCONFORM_CNI", "calico"),
+        help=f"CNI for kind clusters: {', '.join(CNIS)} (default calico)",
+    )
     g.addoption("--node-image", default=None, help="kind node image (default: versions.toml)")
     g.addoption("--workers", type=int, default=2, help="kind worker nodes (default 2)")
     g.addoption("--cluster-name", default=NAME, help="kind cluster name")
     g.addoption("--keep-cluster", action="store_true", help="do not delete the kind cluster")
-    g.addoption("--reuse-cluster", action="store_true",
-                help="run on an existing kind cluster of that name instead of refusing")
-    g.addoption("--images", choices=IMAGE_SOURCES, default=os.environ.get("NPCONFORM_IMAGES", "auto"),
-                help="offline: every image from the local mirror (fail early if any is missing); "
-                     "online: pull upstream; auto (default): offline when the mirror has them all")
+    g.addoption(
+        "--reuse-cluster",
+        action="store_true",
+        help="run on an existing kind cluster of that name instead of refusing",
+    )
+    g.addoption(
+        "--images",
+        choices=IMAGE_SOURCES,
+        default=os.environ.get("NPCONFORM_IMAGES", "auto"),
+        help="offline: every image from the local mirror (fail early if any is missing); "
+        "online: pull upstream; auto (default): offline when the mirror has them all",
+    )
     g.addoption("--probe-image", default=None, help="probe pod image (default: pinned agnhost)")
     g.addoption("--probe-timeout", type=float, default=1.0, help="seconds per probe (default 1)")
-    g.addoption("--probe-target", choices=PROBE_TARGETS, default="pod",
-                help="probe pods by pod IP (default), Service ClusterIP, or both")
-    g.addoption("--report-dir", type=Path, default=Path("reports"),
-                help="where junit.xml, results.json and report.html go (default reports/)")
-    g.addoption("--expect-enforcement", choices=ENFORCEMENT, default=None,
-                help="enforcement action the constraint must have (kind default: deny; "
-                     "existing default: any, which asserts and reports the observed one)")
-    g.addoption("--allow-cluster-changes", action="store_true",
-                help="existing clusters: allow changes to cluster-scoped objects "
-                     "(the constraint's mode for warn/dryrun checks)")
-    g.addoption("--generated-cases", type=int, default=5,
-                help="generated policy cases checked against the oracle (default 5)")
+    g.addoption(
+        "--probe-target",
+        choices=PROBE_TARGETS,
+        default="pod",
+        help="probe pods by pod IP (default), Service ClusterIP, or both",
+    )
+    g.addoption(
+        "--report-dir",
+        type=Path,
+        default=Path("reports"),
+        help="where junit.xml, results.json and report.html go (default reports/)",
+    )
+    g.addoption(
+        "--expect-enforcement",
+        choices=ENFORCEMENT,
+        default=None,
+        help="enforcement action the constraint must have (kind default: deny; "
+        "existing default: any, which asserts and reports the observed one)",
+    )
+    g.addoption(
+        "--allow-cluster-changes",
+        action="store_true",
+        help="existing clusters: allow changes to cluster-scoped objects "
+        "(the constraint's mode for warn/dryrun checks)",
+    )
+    g.addoption(
+        "--generated-cases",
+        type=int,
+        default=5,
+        help="generated policy cases checked against the oracle (default 5)",
+    )
     g.addoption("--seed", type=int, default=None, help="seed of the generated cases")
     g.addoption("--run-id", default=None, help="run id (default: random)")
 
@@ -113,7 +151,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def _is_conformance(config: pytest.Config) -> bool:
     """Whether the run includes the conformance suite or end-to-end tests."""
-    roots = [Path(str(config.rootpath)) / "suites", Path(str(config.rootpath)) / "tests" / "e2e"]
+    root = Path(str(config.rootpath))
+    roots = [root / "suites", root / "tests" / "e2e", root / "tests" / "faults"]
     args = [Path(a.split("::")[0]).resolve() for a in config.args] or [Path.cwd()]
     return any(a == r or r in a.parents or a in r.parents for a in args for r in roots)
 
@@ -134,7 +173,9 @@ def start_session(session: pytest.Session) -> None:
     except UsageError as e:
         raise pytest.UsageError(f"{NAME}: {e}") from None
     except Exception as e:
-        raise pytest.UsageError(f"{NAME}: platform set-up failed: {type(e).__name__}: {e}") from None
+        raise pytest.UsageError(
+            f"{NAME}: platform set-up failed: {type(e).__name__}: {e}"
+        ) from None
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -156,7 +197,9 @@ class _Reporter:
             message = report.longreprtext[-6000:]
         elif report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2])
-        self.collector.add(report.nodeid, report.when, report.outcome, report.duration, report.keywords, message)
+        self.collector.add(
+            report.nodeid, report.when, report.outcome, report.duration, report.keywords, message
+        )
 
 
 @pytest.hookimpl(trylast=True)
@@ -167,7 +210,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         reporter = session.config.pluginmanager.get_plugin("npconform-reporter")
         if isinstance(reporter, _Reporter):
-            results = build(s.state, reporter.collector, " ".join(["pytest", *sys.argv[1:]]), s.opts.report_dir)
+            results = build(
+                s.state, reporter.collector, " ".join(["pytest", *sys.argv[1:]]), s.opts.report_dir
+            )
             paths = write_bundle(results, s.opts.report_dir)
             tr = session.config.pluginmanager.get_plugin("terminalreporter")
             if tr is not None:

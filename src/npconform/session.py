@@ -25,7 +25,6 @@ from npconform.cluster.options import RunOptions, UsageError
 from npconform.lock import Lock, load
 from npconform.platform import install
 from npconform.platform.capabilities import Capabilities, discover
-from npconform.platform.kube import WaitTimeout
 from npconform.workload import RUN_LABEL, delete_namespaces
 
 
@@ -100,8 +99,10 @@ class Session:
         offline = False
         if self.opts.target == "kind":
             self.kind = KindTarget(self.opts, self.lock, self.workdir / "kind")
-            say(f"creating kind cluster '{self.opts.cluster_name}' ({self.opts.workers} workers, "
-                f"{self.kind.node_image})")
+            say(
+                f"creating kind cluster '{self.opts.cluster_name}' ({self.opts.workers} workers, "
+                f"{self.kind.node_image})"
+            )
             kubeconfig = self.kind.up()
             offline = self.kind.offline
             timings.append({"step": "cluster", "seconds": round(time.monotonic() - t0, 1)})
@@ -163,21 +164,29 @@ class Session:
 
     def finish(self, failed: bool = False) -> None:
         """Remove the run's namespaces; delete the cluster unless kept."""
-        kubeconfig = self.state.kubeconfig if self.state else (
-            self.workdir / "kind" / "kubeconfig" if self.kind else self.opts.kubeconfig
+        kubeconfig = (
+            self.state.kubeconfig
+            if self.state
+            else (self.workdir / "kind" / "kubeconfig" if self.kind else self.opts.kubeconfig)
         )
-        if kubeconfig and Path(kubeconfig).exists() and not (self.kind and not self.opts.keep_cluster):
+        if (
+            kubeconfig
+            and Path(kubeconfig).exists()
+            and not (self.kind and not self.opts.keep_cluster)
+        ):
             try:
                 clients = Clients(Path(kubeconfig), self.opts.context)
                 left = delete_namespaces(clients, f"{RUN_LABEL}={self.opts.run_id}", wait=120)
                 if left:
                     say(f"removed {len(left)} namespace(s) of run {self.opts.run_id}")
-            except Exception as e:  # noqa: BLE001 - cleanup must not hide the run's result
+            except Exception as e:
                 say(f"cleanup of run {self.opts.run_id} failed: {e}")
         if self.kind is not None:
             if self.opts.keep_cluster:
-                say(f"keeping cluster '{self.opts.cluster_name}' "
-                    f"(kubeconfig: {self.workdir / 'kind' / 'kubeconfig'})")
+                say(
+                    f"keeping cluster '{self.opts.cluster_name}' "
+                    f"(kubeconfig: {self.workdir / 'kind' / 'kubeconfig'})"
+                )
             else:
                 t0 = time.monotonic()
                 self.kind.down(force=failed)

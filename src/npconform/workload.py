@@ -72,8 +72,16 @@ def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
                 # discarded a slow log pipe can never delay an answer.
                 "command": ["sh", "-c", f"exec {serve_command(port)} >/dev/null 2>&1"],
                 "ports": [
-                    {"name": port_name(port, "TCP", prefix), "containerPort": port, "protocol": "TCP"},
-                    {"name": port_name(port, "UDP", prefix), "containerPort": port, "protocol": "UDP"},
+                    {
+                        "name": port_name(port, "TCP", prefix),
+                        "containerPort": port,
+                        "protocol": "TCP",
+                    },
+                    {
+                        "name": port_name(port, "UDP", prefix),
+                        "containerPort": port,
+                        "protocol": "UDP",
+                    },
                 ],
                 # A larger CPU request than the probe container's: when the node is busy
                 # the kernel's CPU shares favour answering over probing.
@@ -124,7 +132,12 @@ def service_manifest(plan: PodPlan, run_id: str) -> dict[str, Any]:
     for port in plan.ports:
         for proto in ("TCP", "UDP"):
             ports.append(
-                {"name": f"{proto.lower()}-{port}", "port": port, "targetPort": port, "protocol": proto}
+                {
+                    "name": f"{proto.lower()}-{port}",
+                    "port": port,
+                    "targetPort": port,
+                    "protocol": proto,
+                }
             )
     return {
         "apiVersion": "v1",
@@ -184,7 +197,7 @@ def create_pods(
     for p in plans:
         body = pod_manifest(p, image, run_id)
         body["metadata"]["labels"][f"{NAME}.io/pod"] = p.name
-        create_admitted(lambda: core.create_namespaced_pod(p.namespace, body), p.id)
+        create_admitted(lambda p=p, body=body: core.create_namespaced_pod(p.namespace, body), p.id)
         if with_services:
             try:
                 core.create_namespaced_service(p.namespace, service_manifest(p, run_id))
@@ -200,7 +213,9 @@ class PodState:
     host_ip: str
 
 
-def wait_pods(clients: Clients, plans: Sequence[PodPlan], timeout: float = 180) -> dict[str, PodState]:
+def wait_pods(
+    clients: Clients, plans: Sequence[PodPlan], timeout: float = 180
+) -> dict[str, PodState]:
     """Wait until every pod is Ready; return their IPs and nodes."""
     core = clients.core()
     namespaces = sorted({p.namespace for p in plans})

@@ -15,9 +15,9 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from npconform import NAME, workload
 from npconform.cluster.client import Clients
 from npconform.model.matrix import Cell, Matrix, render_comparison
-from npconform.platform import diagnose
 from npconform.model.netpol import (
     NAMESPACE_NAME_LABEL,
     ContainerPort,
@@ -27,6 +27,7 @@ from npconform.model.netpol import (
     PolicyEngine,
     dump_policies,
 )
+from npconform.platform import diagnose
 from npconform.probe.converge import Outcome, converge
 from npconform.probe.engine import DNS, Probe, ProbeEngine, Source
 from npconform.session import RunState
@@ -43,7 +44,6 @@ from npconform.workload import (
     set_namespace_labels,
     wait_pods,
 )
-from npconform import workload
 
 Port = tuple[int, str]
 ALL_PORTS: tuple[Port, ...] = tuple((p, proto) for p in DEFAULT_PORTS for proto in ("TCP", "UDP"))
@@ -108,7 +108,10 @@ class CheckResult:
         parts = [f"scenario {self.scenario!r}, step {self.step!r}"]
         parts.append(render_comparison(o.expected, o.observed))
         if o.flapping:
-            parts.append(f"flapping cells (changed in the confirmation pass): {', '.join(map(str, o.flapping[:10]))}")
+            parts.append(
+                "flapping cells (changed in the confirmation pass): "
+                + ", ".join(map(str, o.flapping[:10]))
+            )
         parts.append(f"converged in {o.converge_seconds}s over {o.rounds} round(s)")
         if self.policies:
             parts.append("policies in force:\n" + dump_policies(self.policies))
@@ -166,7 +169,9 @@ class World:
 
     # -- building ------------------------------------------------------------------------
 
-    def namespace(self, logical: str, labels: Mapping[str, str] | None = None, exempt: bool = True) -> str:
+    def namespace(
+        self, logical: str, labels: Mapping[str, str] | None = None, exempt: bool = True
+    ) -> str:
         labs = dict(labels or {})
         self.ns_labels[logical] = labs
         self.ns_exempt[logical] = exempt
@@ -174,7 +179,11 @@ class World:
         ensure_namespace(
             self.clients,
             real,
-            {**labs, **(self.exemption if exempt else {}), f"{workload.NAME}.io/scenario": self.scenario[:63]},
+            {
+                **labs,
+                **(self.exemption if exempt else {}),
+                f"{NAME}.io/scenario": self.scenario[:63],
+            },
             self.state.options.run_id,
         )
         return real
@@ -185,7 +194,14 @@ class World:
         for p in pods:
             self.pods[p.id] = p
             plans.append(
-                PodPlan(self.real_ns(p.ns), p.name, p.labels, p.ports, p.port_names, next(self._rr) or None)
+                PodPlan(
+                    self.real_ns(p.ns),
+                    p.name,
+                    p.labels,
+                    p.ports,
+                    p.port_names,
+                    next(self._rr) or None,
+                )
             )
         image = self.state.options.probe_image or _default_probe_image()
         create_pods(self.clients, plans, image, self.state.options.run_id)
@@ -194,7 +210,9 @@ class World:
             for plan in plans:
                 logical = self._logical_id(plan.id)
                 self.pod_state[logical] = states[plan.id]
-            self.svc_ip.update({self._logical_id(k): v for k, v in service_ips(self.clients, plans).items()})
+            self.svc_ip.update(
+                {self._logical_id(k): v for k, v in service_ips(self.clients, plans).items()}
+            )
 
     def _logical_id(self, real: str) -> str:
         ns, name = real.split("/", 1)
@@ -216,7 +234,9 @@ class World:
 
     def relabel_pod(self, pod_id: str, labels: Mapping[str, str | None]) -> None:
         p = self.pods[pod_id]
-        self.clients.core().patch_namespaced_pod(p.name, self.real_ns(p.ns), {"metadata": {"labels": dict(labels)}})
+        self.clients.core().patch_namespaced_pod(
+            p.name, self.real_ns(p.ns), {"metadata": {"labels": dict(labels)}}
+        )
         for k, v in labels.items():
             if v is None:
                 p.labels.pop(k, None)
@@ -267,9 +287,13 @@ class World:
         return self.real_ns(name) if name in self.ns_labels else name
 
     def apply(self, *policies: Mapping[str, Any]) -> None:
-        workload.apply_policies(self.clients, [self._to_real(p) for p in policies], self.state.options.run_id)
+        workload.apply_policies(
+            self.clients, [self._to_real(p) for p in policies], self.state.options.run_id
+        )
         for p in policies:
-            self.policies[(p["metadata"]["namespace"], p["metadata"]["name"])] = copy.deepcopy(dict(p))
+            self.policies[(p["metadata"]["namespace"], p["metadata"]["name"])] = copy.deepcopy(
+                dict(p)
+            )
 
     def delete(self, ns: str, name: str) -> None:
         delete_policy(self.clients, self.real_ns(ns), name)
@@ -291,9 +315,21 @@ class World:
             ports = []
             for port in p.ports:
                 for proto in ("TCP", "UDP"):
-                    ports.append(ContainerPort(port, proto, workload.port_name(port, proto, p.port_names.get(port))))
+                    ports.append(
+                        ContainerPort(
+                            port, proto, workload.port_name(port, proto, p.port_names.get(port))
+                        )
+                    )
             st = self.pod_state.get(pid)
-            pods.append(PodModel(p.ns, p.name, {**p.labels, f"{workload.NAME}.io/pod": p.name}, st.ip if st else None, tuple(ports)))
+            pods.append(
+                PodModel(
+                    p.ns,
+                    p.name,
+                    {**p.labels, f"{NAME}.io/pod": p.name},
+                    st.ip if st else None,
+                    tuple(ports),
+                )
+            )
         return PolicyEngine(namespaces, pods, list(self.policies.values()))
 
     def peer(self, pid: str) -> PodModel | ExternalPeer:
@@ -302,7 +338,9 @@ class World:
             return ExternalPeer(e.name, e.ip)
         return self.oracle().pod(pid)
 
-    def computed(self, sources: Sequence[str], targets: Sequence[str], ports: Sequence[Port]) -> Matrix:
+    def computed(
+        self, sources: Sequence[str], targets: Sequence[str], ports: Sequence[Port]
+    ) -> Matrix:
         eng = self.oracle()
         peers = {pid: self._peer_from(eng, pid) for pid in {*sources, *targets}}
         return eng.matrix([peers[s] for s in sources], [peers[t] for t in targets], list(ports))
@@ -337,12 +375,17 @@ class World:
         out: dict[Cell, tuple[Source, Probe]] = {}
         for c in expected:
             # Outside the cluster there is no kube-proxy: external hosts probe pod IPs.
-            host = self.pod_state[c.dst].ip if c.src.startswith("ext/") and not c.dst.startswith("ext/") \
+            host = (
+                self.pod_state[c.dst].ip
+                if c.src.startswith("ext/") and not c.dst.startswith("ext/")
                 else self.target_hosts(c.dst)[0]
+            )
             out[c] = (self.source(c.src), Probe(c, host, c.port, c.protocol))
         return out
 
-    def check(self, step: str, expected: Matrix, deadline: float = 30.0, with_oracle: bool = True) -> CheckResult:
+    def check(
+        self, step: str, expected: Matrix, deadline: float = 30.0, with_oracle: bool = True
+    ) -> CheckResult:
         """Probe every cell of ``expected`` until it agrees (bounded), confirm, and record.
 
         With ``with_oracle`` the hand-written expectation must also equal what the oracle
@@ -350,11 +393,15 @@ class World:
         oracle_agrees = None
         if with_oracle:
             computed = self.computed(expected.sources(), expected.targets(), expected.columns())
-            oracle_agrees = not computed.restrict(expected).mismatches(expected) and not expected.mismatches(computed.restrict(expected))
+            oracle_agrees = not computed.restrict(expected).mismatches(
+                expected
+            ) and not expected.mismatches(computed.restrict(expected))
         probes = self.probes_for(expected)
         outcome = converge(self.engine, probes, expected, deadline=deadline)
         repro = [self.engine.repro(*probes[c]) for c in outcome.mismatches[:3]]
-        result = CheckResult(self.scenario, step, outcome, list(self.policies.values()), repro, oracle_agrees)
+        result = CheckResult(
+            self.scenario, step, outcome, list(self.policies.values()), repro, oracle_agrees
+        )
         self.results.append(result)
         return result
 
@@ -386,7 +433,11 @@ class World:
 
     def close(self, wait: float = 0) -> None:
         self.engine.close()
-        delete_namespaces(self.clients, f"{workload.NAME}.io/scenario={self.scenario[:63]},{workload.RUN_LABEL}={self.state.options.run_id}", wait=wait)
+        delete_namespaces(
+            self.clients,
+            f"{NAME}.io/scenario={self.scenario[:63]},{workload.RUN_LABEL}={self.state.options.run_id}",
+            wait=wait,
+        )
 
 
 def _default_probe_image() -> str:
@@ -395,7 +446,14 @@ def _default_probe_image() -> str:
     return load().image("agnhost")
 
 
-def full_matrix(sources: Sequence[str], targets: Sequence[str], ports: Sequence[Port], allowed: bool = True, *, self_traffic: bool = False) -> Matrix:
+def full_matrix(
+    sources: Sequence[str],
+    targets: Sequence[str],
+    ports: Sequence[Port],
+    allowed: bool = True,
+    *,
+    self_traffic: bool = False,
+) -> Matrix:
     m = Matrix()
     for s in sources:
         for t in targets:

@@ -41,12 +41,16 @@ def constraint(run_state: RunState, clients: Clients) -> Constraint:
             f"(looked for {', '.join(capabilities.CONSTRAINT_NAMES)})",
             pytrace=False,
         )
-    kinds = {k for group in c["spec"].get("match", {}).get("kinds", []) for k in group.get("kinds", [])}
+    kinds = {
+        k for group in c["spec"].get("match", {}).get("kinds", []) for k in group.get("kinds", [])
+    }
     if not kinds or "*" in kinds:
         kinds = set(adm.API_VERSIONS)
     # The audit runs every AUDIT_INTERVAL s on npconform's own cluster, 60 s by default.
     interval = install.AUDIT_INTERVAL if run_state.options.target == "kind" else 60
-    return Constraint(c["metadata"]["name"], c["spec"].get("enforcementAction", "deny"), kinds, 3 * interval + 30)
+    return Constraint(
+        c["metadata"]["name"], c["spec"].get("enforcementAction", "deny"), kinds, 3 * interval + 30
+    )
 
 
 @pytest.fixture(scope="session")
@@ -66,9 +70,13 @@ def enforcing(clients: Clients, constraint: Constraint) -> Constraint:
     if not pods or not ready:
         pytest.fail(
             f"Gatekeeper's webhook pods are not running (failurePolicy {failure_policy}): "
-            + ("with failurePolicy Ignore every request is silently admitted"
-               if failure_policy == "Ignore" else "requests fail or are not checked")
-            + "\n" + kube.diagnose_pods(clients, install.GK_NS, "control-plane=controller-manager"),
+            + (
+                "with failurePolicy Ignore every request is silently admitted"
+                if failure_policy == "Ignore"
+                else "requests fail or are not checked"
+            )
+            + "\n"
+            + kube.diagnose_pods(clients, install.GK_NS, "control-plane=controller-manager"),
             pytrace=False,
         )
     try:
@@ -78,7 +86,9 @@ def enforcing(clients: Clients, constraint: Constraint) -> Constraint:
             timeout=60,
         )
     except kube.WaitTimeout as e:
-        pytest.fail(f"constraint {constraint.name} is not enforced by every webhook pod: {e}", pytrace=False)
+        pytest.fail(
+            f"constraint {constraint.name} is not enforced by every webhook pod: {e}", pytrace=False
+        )
     return constraint
 
 
@@ -130,16 +140,30 @@ class Verify:
     """Mode-aware expectations: 'refused' means denied (deny), admitted with the warning
     (warn), or admitted and then listed by the audit (dryrun)."""
 
-    def __init__(self, clients: Clients, constraint: Constraint, action: str, evidence: list[dict[str, Any]]) -> None:
+    def __init__(
+        self,
+        clients: Clients,
+        constraint: Constraint,
+        action: str,
+        evidence: list[dict[str, Any]],
+        synced: bool = True,
+    ) -> None:
         self.clients = clients
         self.constraint = constraint
         self.action = action
         self.evidence = evidence
+        self.synced = synced
 
     def _record(self, case: str, expected: str, result: adm.Admission, ok: bool) -> None:
         self.evidence.append(
-            {"case": case, "kind": result.kind, "expected": expected, "observed": result.observed,
-             "ok": ok, "message": result.message or " ".join(result.warnings)}
+            {
+                "case": case,
+                "kind": result.kind,
+                "expected": expected,
+                "observed": result.observed,
+                "ok": ok,
+                "message": result.message or " ".join(result.warnings),
+            }
         )
 
     def refused(self, result: adm.Admission, case: str = "") -> None:
@@ -154,25 +178,38 @@ class Verify:
         elif self.action == "warn":
             ok = result.observed == "warned" and result.names_constraint(c.name)
             self._record(case, "warned", result, ok)
-            assert ok, f"{case}: expected admission with the constraint's warning; {result.describe()}"
+            assert ok, (
+                f"{case}: expected admission with the constraint's warning; {result.describe()}"
+            )
         else:
             assert result.admitted, f"{case}: dryrun must not deny; {result.describe()}"
-            listed = adm.wait_audited(self.clients, c.name, result.namespace, result.name, result.kind, c.audit_timeout)
+            listed = adm.wait_audited(
+                self.clients, c.name, result.namespace, result.name, result.kind, c.audit_timeout
+            )
             self._record(case, "audited", result, listed)
             assert listed, (
-                f"{case}: {result.kind} {result.namespace}/{result.name} was admitted (dryrun) but the "
-                f"audit did not list it in {c.name}'s status.violations within {c.audit_timeout:.0f}s"
+                f"{case}: {result.kind} {result.namespace}/{result.name} was admitted (dryrun) "
+                f"but the audit did not list it in {c.name}'s status.violations "
+                f"within {c.audit_timeout:.0f}s"
             )
 
     def admitted(self, result: adm.Admission, case: str = "") -> None:
         ok = result.observed == "admitted"
         self._record(case, "admitted", result, ok)
-        assert ok, f"{case}: expected admission without warning; {result.describe()}"
+        hint = ""
+        if not ok and not self.synced:
+            hint = (
+                "; Gatekeeper does not sync NetworkPolicies into its inventory (no Config or "
+                "SyncSet for networking.k8s.io/v1 NetworkPolicy): the constraint sees no policy"
+            )
+        assert ok, f"{case}: expected admission without warning; {result.describe()}{hint}"
 
 
 @pytest.fixture
-def verify(clients: Clients, enforcing: Constraint, action: str, record_evidence: Any) -> Verify:
+def verify(
+    clients: Clients, run_state: RunState, enforcing: Constraint, action: str, record_evidence: Any
+) -> Verify:
     rows: list[dict[str, Any]] = []
-    v = Verify(clients, enforcing, action, rows)
+    v = Verify(clients, enforcing, action, rows, run_state.capabilities.sync_networkpolicies)
     record_evidence("admission", rows)
     return v

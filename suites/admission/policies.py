@@ -5,7 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 
-def policy(namespace: str, name: str, selector: dict[str, Any] | None = None, deny_all: bool = False) -> dict[str, Any]:
+def policy(
+    namespace: str, name: str, selector: dict[str, Any] | None = None, deny_all: bool = False
+) -> dict[str, Any]:
     """A NetworkPolicy selecting ``selector`` (``{}``: every pod). Its rules do not matter
     to admission; ``deny_all`` makes it a default deny."""
     spec: dict[str, Any] = {"podSelector": selector if selector is not None else {}}
@@ -14,8 +16,12 @@ def policy(namespace: str, name: str, selector: dict[str, Any] | None = None, de
     else:
         spec["policyTypes"] = ["Ingress"]
         spec["ingress"] = [{"from": [{"podSelector": {}}]}]
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": namespace}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": spec,
+    }
 
 
 def match_labels(**labels: str) -> dict[str, Any]:

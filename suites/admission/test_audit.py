@@ -1,6 +1,10 @@
 """Scenario 6: the audit lists pods that no policy selects, including pods that existed
-before the constraint reached them; the suite reproduces the seed's
-`kubectl get k8srequirenetworkpolicy.constraints.gatekeeper.sh <name> -ojson | jq .status.violations`."""
+before the constraint reached them. The suite reproduces the seed's check,
+
+    kubectl get k8srequirenetworkpolicy.constraints.gatekeeper.sh <name> -ojson \\
+      | jq .status.violations
+
+and puts the violations in the report."""
 
 from __future__ import annotations
 
@@ -17,12 +21,19 @@ pytestmark = [pytest.mark.admission, pytest.mark.cluster]
 
 
 def test_preexisting_pod_appears_in_audit_violations(
-    clients: Clients, run_state: RunState, enforcing: Constraint, probe_image: str,
-    worker_id_short: str, record_evidence,
+    clients: Clients,
+    run_state: RunState,
+    enforcing: Constraint,
+    probe_image: str,
+    worker_id_short: str,
+    record_evidence,
 ) -> None:
     label = run_state.capabilities.exemption_label
     if label is None:
-        pytest.skip(f"{enforcing.name} exempts no namespace by label: cannot place a pod before the constraint")
+        pytest.skip(
+            f"{enforcing.name} exempts no namespace by label: "
+            "cannot place a pod before the constraint"
+        )
     name = f"{run_state.options.namespace_prefix}-{worker_id_short}-audit"
     run_id = run_state.options.run_id
     ensure_namespace(clients, name, {label[0]: label[1]}, run_id)
@@ -32,11 +43,14 @@ def test_preexisting_pod_appears_in_audit_violations(
         assert adm.create(clients, body).admitted
         # ... then the namespace comes into the constraint's scope.
         set_namespace_labels(clients, name, {label[0]: None})
-        listed = adm.wait_audited(clients, enforcing.name, name, "old-pod", "Pod", enforcing.audit_timeout)
+        listed = adm.wait_audited(
+            clients, enforcing.name, name, "old-pod", "Pod", enforcing.audit_timeout
+        )
         vs, total, ts = adm.violations(clients, enforcing.name)
         record_evidence("audit_violations", vs)
         assert listed, (
-            f"pod {name}/old-pod has no selecting policy but {enforcing.name}'s audit did not list it "
+            f"pod {name}/old-pod has no selecting policy but {enforcing.name}'s audit "
+            "did not list it "
             f"within {enforcing.audit_timeout:.0f}s (totalViolations {total}, last audit {ts})"
         )
         assert total >= 1

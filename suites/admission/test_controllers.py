@@ -18,12 +18,23 @@ from .policies import policy
 
 pytestmark = [pytest.mark.admission, pytest.mark.cluster]
 
-KINDS = ["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "ReplicationController"]
+KINDS = [
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "ReplicaSet",
+    "Job",
+    "CronJob",
+    "ReplicationController",
+]
 LABELS = {"app": "ctl"}
 
 
 def _pods(clients: Clients, namespace: str) -> list[str]:
-    return [p.metadata.name for p in clients.core().list_namespaced_pod(namespace, label_selector="app=ctl").items]
+    return [
+        p.metadata.name
+        for p in clients.core().list_namespaced_pod(namespace, label_selector="app=ctl").items
+    ]
 
 
 def _failed_create_events(clients: Clients, namespace: str) -> list[str]:
@@ -36,10 +47,17 @@ def _failed_create_events(clients: Clients, namespace: str) -> list[str]:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_controller_without_policy(
-    kind: str, clients: Clients, namespace: str, verify: Verify, enforcing: Constraint,
-    probe_image: str, run_state: RunState,
+    kind: str,
+    clients: Clients,
+    namespace: str,
+    verify: Verify,
+    enforcing: Constraint,
+    probe_image: str,
+    run_state: RunState,
 ) -> None:
-    body = adm.workload_manifest(kind, namespace, kind.lower(), LABELS, probe_image, run_state.options.run_id)
+    body = adm.workload_manifest(
+        kind, namespace, kind.lower(), LABELS, probe_image, run_state.options.run_id
+    )
     result = adm.create(clients, body)
     if enforcing.matches(kind):
         verify.refused(result, f"{kind} without policy")
@@ -47,10 +65,14 @@ def test_controller_without_policy(
     # Only Pods are matched: the controller exists, its pods are refused.
     assert result.admitted, result.describe()
     if verify.action != "deny":
-        pytest.skip(f"{kind} is not matched by {enforcing.name}; in {verify.action} mode the "
-                    "warnings or audit entries of its pods are not observable from here")
+        pytest.skip(
+            f"{kind} is not matched by {enforcing.name}; in {verify.action} mode the "
+            "warnings or audit entries of its pods are not observable from here"
+        )
     if kind == "CronJob":
-        pytest.skip("a suspended CronJob creates no pods; its kind is not matched by this constraint")
+        pytest.skip(
+            "a suspended CronJob creates no pods; its kind is not matched by this constraint"
+        )
     kube.wait_until(
         f"FailedCreate events naming {enforcing.name} for the {kind}",
         lambda: any(enforcing.name in m for m in _failed_create_events(clients, namespace)),
@@ -61,21 +83,33 @@ def test_controller_without_policy(
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_controller_with_policy_runs_pods(
-    kind: str, clients: Clients, namespace: str, verify: Verify, probe_image: str, run_state: RunState
+    kind: str,
+    clients: Clients,
+    namespace: str,
+    verify: Verify,
+    probe_image: str,
+    run_state: RunState,
 ) -> None:
     run_id = run_state.options.run_id
     apply_policies(clients, [policy(namespace, "ctl", {"matchLabels": LABELS})], run_id)
     body = adm.workload_manifest(kind, namespace, kind.lower(), LABELS, probe_image, run_id)
     verify.admitted(adm.create_after_sync(clients, body), f"{kind} with policy")
     if kind == "CronJob":
-        # Its pods come from Jobs made from the template: make one as `kubectl create job --from` does.
+        # Its pods come from Jobs made from its template: make one, as
+        # `kubectl create job --from=cronjob/...` does.
         cj = clients.batch().read_namespaced_cron_job(kind.lower(), namespace)
         job = adm.workload_manifest("Job", namespace, "from-cronjob", LABELS, probe_image, run_id)
-        job["spec"]["template"] = clients.api().sanitize_for_serialization(cj.spec.job_template.spec.template)
+        job["spec"]["template"] = clients.api().sanitize_for_serialization(
+            cj.spec.job_template.spec.template
+        )
         verify.admitted(adm.create(clients, job), "Job from the CronJob's template")
     try:
-        kube.wait_until(f"a pod of the {kind} to run", lambda: _running(clients, namespace), timeout=120,
-                        diagnose=lambda: kube.diagnose_pods(clients, namespace))
+        kube.wait_until(
+            f"a pod of the {kind} to run",
+            lambda: _running(clients, namespace),
+            timeout=120,
+            diagnose=lambda: kube.diagnose_pods(clients, namespace),
+        )
     except ApiException as e:  # pragma: no cover - surfaced by wait_until
         raise AssertionError(str(e)) from None
 

@@ -16,7 +16,9 @@ from .policies import policy
 pytestmark = [pytest.mark.admission, pytest.mark.cluster]
 
 
-def test_webhook_registered_and_constraint_current_on_every_pod(clients: Clients, enforcing: Constraint) -> None:
+def test_webhook_registered_and_constraint_current_on_every_pod(
+    clients: Clients, enforcing: Constraint
+) -> None:
     registered, failure_policy = capabilities.webhook(clients)
     assert registered
     pods = install.webhook_pods(clients)
@@ -29,7 +31,9 @@ def test_webhook_registered_and_constraint_current_on_every_pod(clients: Clients
         assert install.webhook_pods(clients)
 
 
-def test_enforcement_action_is_the_expected_one(run_state: RunState, action: str, enforcing: Constraint) -> None:
+def test_enforcement_action_is_the_expected_one(
+    run_state: RunState, action: str, enforcing: Constraint
+) -> None:
     assert action in ("deny", "warn", "dryrun"), f"unknown enforcementAction {action!r}"
     want = run_state.options.expect_enforcement
     assert want == "any" or action == want
@@ -38,14 +42,22 @@ def test_enforcement_action_is_the_expected_one(run_state: RunState, action: str
 def test_pod_without_policy_is_refused(
     clients: Clients, namespace: str, verify: Verify, probe_image: str, run_state: RunState
 ) -> None:
-    body = adm.workload_manifest("Pod", namespace, "no-policy", {"app": "web"}, probe_image, run_state.options.run_id)
+    body = adm.workload_manifest(
+        "Pod", namespace, "no-policy", {"app": "web"}, probe_image, run_state.options.run_id
+    )
     verify.refused(adm.create(clients, body), "pod without any NetworkPolicy")
 
 
 def test_pod_with_selecting_policy_is_admitted(
     clients: Clients, namespace: str, verify: Verify, probe_image: str, run_state: RunState
 ) -> None:
-    apply_policies(clients, [policy(namespace, "web", {"matchLabels": {"app": "web"}})], run_state.options.run_id)
-    body = adm.workload_manifest("Pod", namespace, "with-policy", {"app": "web"}, probe_image, run_state.options.run_id)
+    apply_policies(
+        clients,
+        [policy(namespace, "web", {"matchLabels": {"app": "web"}})],
+        run_state.options.run_id,
+    )
+    body = adm.workload_manifest(
+        "Pod", namespace, "with-policy", {"app": "web"}, probe_image, run_state.options.run_id
+    )
     result = adm.create_after_sync(clients, body)
     verify.admitted(result, "pod selected by a NetworkPolicy")

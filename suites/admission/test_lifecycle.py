@@ -19,14 +19,22 @@ pytestmark = [pytest.mark.admission, pytest.mark.cluster]
 
 
 def test_pod_right_after_its_policy_is_admitted(
-    clients: Clients, namespace: str, verify: Verify, probe_image: str, run_state: RunState, record_evidence
+    clients: Clients,
+    namespace: str,
+    verify: Verify,
+    probe_image: str,
+    run_state: RunState,
+    record_evidence,
 ) -> None:
     run_id = run_state.options.run_id
     t0 = time.monotonic()
     apply_policies(clients, [policy(namespace, "web", {"matchLabels": {"app": "web"}})], run_id)
     body = adm.workload_manifest("Pod", namespace, "fresh", {"app": "web"}, probe_image, run_id)
     verify.admitted(adm.create_after_sync(clients, body), "pod created right after its policy")
-    record_evidence("timing", {"what": "policy to Gatekeeper inventory", "seconds": round(time.monotonic() - t0, 2)})
+    record_evidence(
+        "timing",
+        {"what": "policy to Gatekeeper inventory", "seconds": round(time.monotonic() - t0, 2)},
+    )
 
 
 def test_after_last_policy_is_deleted_new_pods_are_refused(
@@ -38,7 +46,11 @@ def test_after_last_policy_is_deleted_new_pods_are_refused(
     verify.admitted(adm.create_after_sync(clients, first), "pod while a policy exists")
     delete_policy(clients, namespace, "only")
     second = adm.workload_manifest("Pod", namespace, "after", {"app": "web"}, probe_image, run_id)
-    result = adm.wait_refused(clients, second) if verify.action != "dryrun" else adm.create(clients, second)
+    result = (
+        adm.wait_refused(clients, second)
+        if verify.action != "dryrun"
+        else adm.create(clients, second)
+    )
     verify.refused(result, "pod after the last policy was deleted")
 
 
@@ -49,11 +61,15 @@ def test_label_update_escaping_every_policy_is_refused(
     apply_policies(clients, [policy(namespace, "web", {"matchLabels": {"app": "web"}})], run_id)
     body = adm.workload_manifest("Pod", namespace, "relabel", {"app": "web"}, probe_image, run_id)
     verify.admitted(adm.create_after_sync(clients, body), "pod selected by its policy")
-    verify.refused(adm.patch_pod_labels(clients, namespace, "relabel", {"app": "other"}),
-                   "label update that escapes every policy")
+    verify.refused(
+        adm.patch_pod_labels(clients, namespace, "relabel", {"app": "other"}),
+        "label update that escapes every policy",
+    )
     # A label update that stays covered is admitted.
-    verify.admitted(adm.patch_pod_labels(clients, namespace, "relabel", {"app": "web", "extra": "1"}),
-                    "label update that stays selected")
+    verify.admitted(
+        adm.patch_pod_labels(clients, namespace, "relabel", {"app": "web", "extra": "1"}),
+        "label update that stays selected",
+    )
 
 
 def test_deleting_pods_is_never_blocked(

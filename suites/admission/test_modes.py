@@ -26,7 +26,9 @@ pytestmark = [
 @pytest.fixture
 def switch(clients: Clients, enforcing: Constraint, run_state: RunState) -> Iterator[object]:
     if not run_state.options.allow_cluster_changes:
-        pytest.skip("changing the constraint's mode needs --allow-cluster-changes on an existing cluster")
+        pytest.skip(
+            "changing the constraint's mode needs --allow-cluster-changes on an existing cluster"
+        )
     original = enforcing.action
 
     def to(action: str) -> None:
@@ -43,13 +45,20 @@ def switch(clients: Clients, enforcing: Constraint, run_state: RunState) -> Iter
 
 @pytest.mark.parametrize("mode", ["deny", "warn", "dryrun"])
 def test_mode_behaves_as_documented(
-    mode: str, switch, clients: Clients, namespace: str, enforcing: Constraint, probe_image: str,
-    run_state: RunState, record_evidence,
+    mode: str,
+    switch,
+    clients: Clients,
+    namespace: str,
+    enforcing: Constraint,
+    probe_image: str,
+    run_state: RunState,
+    record_evidence,
 ) -> None:
     switch(mode)
     rows: list[dict] = []
     record_evidence("admission", rows)
     v = Verify(clients, enforcing, mode, rows)
-    body = adm.workload_manifest("Pod", namespace, f"no-policy-{mode}", {"app": "web"}, probe_image,
-                                 run_state.options.run_id)
+    body = adm.workload_manifest(
+        "Pod", namespace, f"no-policy-{mode}", {"app": "web"}, probe_image, run_state.options.run_id
+    )
     v.refused(adm.create(clients, body), f"pod without policy ({mode} mode)")

@@ -33,45 +33,103 @@ CASES = [
     Case("matchLabels-wrong-value", [match_labels(app="web")], {"app": "db"}, False),
     Case("matchLabels-wrong-key", [match_labels(app="web")], {"role": "web"}, False),
     Case("matchLabels-all-pairs", [match_labels(app="web", tier="fe")], {"app": "web"}, False),
-    Case("In-value-listed", [{"matchExpressions": [expr("app", "In", "web", "api")]}], {"app": "api"}, True),
-    Case("In-value-not-listed", [{"matchExpressions": [expr("app", "In", "web", "api")]}], {"app": "db"}, False),
-    Case("In-key-missing", [{"matchExpressions": [expr("app", "In", "web")]}], {"tier": "fe"}, False),
-    Case("NotIn-value-not-listed", [{"matchExpressions": [expr("app", "NotIn", "db")]}], {"app": "web"}, True),
-    Case("NotIn-value-listed", [{"matchExpressions": [expr("app", "NotIn", "db")]}], {"app": "db"}, False),
-    Case("NotIn-key-missing", [{"matchExpressions": [expr("app", "NotIn", "db")]}], {"tier": "fe"}, True),
+    Case(
+        "In-value-listed",
+        [{"matchExpressions": [expr("app", "In", "web", "api")]}],
+        {"app": "api"},
+        True,
+    ),
+    Case(
+        "In-value-not-listed",
+        [{"matchExpressions": [expr("app", "In", "web", "api")]}],
+        {"app": "db"},
+        False,
+    ),
+    Case(
+        "In-key-missing", [{"matchExpressions": [expr("app", "In", "web")]}], {"tier": "fe"}, False
+    ),
+    Case(
+        "NotIn-value-not-listed",
+        [{"matchExpressions": [expr("app", "NotIn", "db")]}],
+        {"app": "web"},
+        True,
+    ),
+    Case(
+        "NotIn-value-listed",
+        [{"matchExpressions": [expr("app", "NotIn", "db")]}],
+        {"app": "db"},
+        False,
+    ),
+    Case(
+        "NotIn-key-missing",
+        [{"matchExpressions": [expr("app", "NotIn", "db")]}],
+        {"tier": "fe"},
+        True,
+    ),
     Case("Exists-present", [{"matchExpressions": [expr("app", "Exists")]}], {"app": "x"}, True),
     Case("Exists-absent", [{"matchExpressions": [expr("app", "Exists")]}], {"tier": "fe"}, False),
-    Case("DoesNotExist-absent", [{"matchExpressions": [expr("legacy", "DoesNotExist")]}], {"app": "x"}, True),
-    Case("DoesNotExist-present", [{"matchExpressions": [expr("legacy", "DoesNotExist")]}], {"legacy": "1"}, False),
-    Case("mixed-both-match",
-         [{"matchLabels": {"app": "web"}, "matchExpressions": [expr("tier", "In", "fe")]}],
-         {"app": "web", "tier": "fe"}, True),
-    Case("mixed-expression-fails",
-         [{"matchLabels": {"app": "web"}, "matchExpressions": [expr("tier", "In", "fe")]}],
-         {"app": "web", "tier": "be"}, False),
-    Case("mixed-labels-fail",
-         [{"matchLabels": {"app": "web"}, "matchExpressions": [expr("tier", "In", "fe")]}],
-         {"app": "db", "tier": "fe"}, False),
+    Case(
+        "DoesNotExist-absent",
+        [{"matchExpressions": [expr("legacy", "DoesNotExist")]}],
+        {"app": "x"},
+        True,
+    ),
+    Case(
+        "DoesNotExist-present",
+        [{"matchExpressions": [expr("legacy", "DoesNotExist")]}],
+        {"legacy": "1"},
+        False,
+    ),
+    Case(
+        "mixed-both-match",
+        [{"matchLabels": {"app": "web"}, "matchExpressions": [expr("tier", "In", "fe")]}],
+        {"app": "web", "tier": "fe"},
+        True,
+    ),
+    Case(
+        "mixed-expression-fails",
+        [{"matchLabels": {"app": "web"}, "matchExpressions": [expr("tier", "In", "fe")]}],
+        {"app": "web", "tier": "be"},
+        False,
+    ),
+    Case(
+        "mixed-labels-fail",
+        [{"matchLabels": {"app": "web"}, "matchExpressions": [expr("tier", "In", "fe")]}],
+        {"app": "db", "tier": "fe"},
+        False,
+    ),
     Case("empty-selector", [{}], {"app": "anything"}, True),
     Case("empty-selector-default-deny", [{}], {"app": "anything"}, True, deny_all=True),
     Case("empty-selector-unlabelled-pod", [{}], {}, True),
     Case("unlabelled-pod", [match_labels(app="web")], {}, False),
     Case("no-policy-at-all", [], {"app": "web"}, False),
     Case("policy-in-other-namespace-only", [], {"app": "web"}, False, elsewhere=[{}]),
-    Case("second-of-two-policies-matches", [match_labels(app="db"), match_labels(app="web")], {"app": "web"}, True),
+    Case(
+        "second-of-two-policies-matches",
+        [match_labels(app="db"), match_labels(app="web")],
+        {"app": "web"},
+        True,
+    ),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
 def test_selector(
-    case: Case, clients: Clients, namespace: str, verify: Verify, probe_image: str, run_state: RunState
+    case: Case,
+    clients: Clients,
+    namespace: str,
+    verify: Verify,
+    probe_image: str,
+    run_state: RunState,
 ) -> None:
     run_id = run_state.options.run_id
     pols = [policy(namespace, f"p{i}", sel, case.deny_all) for i, sel in enumerate(case.selectors)]
     if case.elsewhere:
         other = f"{namespace}-other"
         ensure_namespace(clients, other, {}, run_id)
-        apply_policies(clients, [policy(other, f"o{i}", s) for i, s in enumerate(case.elsewhere)], run_id)
+        apply_policies(
+            clients, [policy(other, f"o{i}", s) for i, s in enumerate(case.elsewhere)], run_id
+        )
     apply_policies(clients, pols, run_id)
     body = adm.workload_manifest("Pod", namespace, "pod", case.labels, probe_image, run_id)
     if case.admitted:

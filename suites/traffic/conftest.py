@@ -15,7 +15,10 @@ from npconform.world import World
 
 @pytest.fixture
 def make_world(
-    run_state: RunState, clients: Clients, worker_id_short: str, record_evidence: Callable[[str, Any], None]
+    run_state: RunState,
+    clients: Clients,
+    worker_id_short: str,
+    record_evidence: Callable[[str, Any], None],
 ) -> Iterator[Callable[[str], World]]:
     worlds: list[World] = []
 

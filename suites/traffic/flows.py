@@ -21,7 +21,9 @@ class Flow:
     protocol: str = "TCP"
 
 
-def expected(sources: list[str], targets: list[str], columns: list[tuple[int, str]], flows: set[Flow]) -> Matrix:
+def expected(
+    sources: list[str], targets: list[str], columns: list[tuple[int, str]], flows: set[Flow]
+) -> Matrix:
     m = Matrix()
     for s in sources:
         for t in targets:
@@ -33,8 +35,12 @@ def expected(sources: list[str], targets: list[str], columns: list[tuple[int, st
 
 
 def np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
 def default_deny(ns: str) -> dict[str, Any]:
@@ -42,26 +48,49 @@ def default_deny(ns: str) -> dict[str, Any]:
 
 
 def allow_dns(ns: str) -> dict[str, Any]:
-    return np(ns, "allow-dns", {
-        "podSelector": {},
-        "policyTypes": ["Egress"],
-        "egress": [{
-            "to": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kube-system"}},
-                    "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}}}],
-            "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-        }],
-    })
+    return np(
+        ns,
+        "allow-dns",
+        {
+            "podSelector": {},
+            "policyTypes": ["Egress"],
+            "egress": [
+                {
+                    "to": [
+                        {
+                            "namespaceSelector": {
+                                "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
+                            },
+                            "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                        }
+                    ],
+                    "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+                }
+            ],
+        },
+    )
 
 
-def allow(ns: str, name: str, component: str, *, ingress_from: list[dict[str, Any]] | None = None,
-          ingress_port: int | None = None, egress_to: list[tuple[dict[str, Any], int]] | None = None) -> dict[str, Any]:
+def allow(
+    ns: str,
+    name: str,
+    component: str,
+    *,
+    ingress_from: list[dict[str, Any]] | None = None,
+    ingress_port: int | None = None,
+    egress_to: list[tuple[dict[str, Any], int]] | None = None,
+) -> dict[str, Any]:
     spec: dict[str, Any] = {"podSelector": {"matchLabels": {PART: component}}, "policyTypes": []}
     if ingress_from is not None:
         spec["policyTypes"].append("Ingress")
-        spec["ingress"] = [{"from": ingress_from, "ports": [{"port": ingress_port, "protocol": "TCP"}]}]
+        spec["ingress"] = [
+            {"from": ingress_from, "ports": [{"port": ingress_port, "protocol": "TCP"}]}
+        ]
     if egress_to is not None:
         spec["policyTypes"].append("Egress")
-        spec["egress"] = [{"to": [peer], "ports": [{"port": port, "protocol": "TCP"}]} for peer, port in egress_to]
+        spec["egress"] = [
+            {"to": [peer], "ports": [{"port": port, "protocol": "TCP"}]} for peer, port in egress_to
+        ]
     return np(ns, name, spec)
 
 
@@ -84,10 +113,22 @@ def tenant_policies(ns: str, tenant: str) -> list[dict[str, Any]]:
     return [
         default_deny(ns),
         allow_dns(ns),
-        allow(ns, "frontend", "frontend", ingress_from=[from_ingress], ingress_port=WEB,
-              egress_to=[(component("backend"), WEB)]),
-        allow(ns, "backend", "backend", ingress_from=[component("frontend")], ingress_port=WEB,
-              egress_to=[(component("database"), DB)]),
+        allow(
+            ns,
+            "frontend",
+            "frontend",
+            ingress_from=[from_ingress],
+            ingress_port=WEB,
+            egress_to=[(component("backend"), WEB)],
+        ),
+        allow(
+            ns,
+            "backend",
+            "backend",
+            ingress_from=[component("frontend")],
+            ingress_port=WEB,
+            egress_to=[(component("database"), DB)],
+        ),
         allow(ns, "database", "database", ingress_from=[component("backend")], ingress_port=DB),
     ]
 
@@ -113,11 +154,22 @@ def component_policies(ns: str) -> list[dict[str, Any]]:
         default_deny(ns),
         allow_dns(ns),
         allow(ns, "frontend", "frontend", egress_to=[(component("backend"), WEB)]),
-        allow(ns, "backend", "backend", ingress_from=[component("frontend")], ingress_port=WEB,
-              egress_to=[(component("database"), DB), (component("queue"), MQ)]),
+        allow(
+            ns,
+            "backend",
+            "backend",
+            ingress_from=[component("frontend")],
+            ingress_port=WEB,
+            egress_to=[(component("database"), DB), (component("queue"), MQ)],
+        ),
         allow(ns, "backoffice", "backoffice", egress_to=[(component("database"), DB)]),
-        allow(ns, "database", "database",
-              ingress_from=[component("backend"), component("backoffice")], ingress_port=DB),
+        allow(
+            ns,
+            "database",
+            "database",
+            ingress_from=[component("backend"), component("backoffice")],
+            ingress_port=DB,
+        ),
         allow(ns, "queue", "queue", ingress_from=[component("backend")], ingress_port=MQ),
     ]
 

@@ -8,7 +8,17 @@ import pytest
 from npconform.model.matrix import Cell
 from npconform.world import PodDef
 
-from .flows import APP, COMPONENTS, DB, PART, SHOP, WEB, component_flows, component_policies, expected
+from .flows import (
+    APP,
+    COMPONENTS,
+    DB,
+    PART,
+    SHOP,
+    WEB,
+    component_flows,
+    component_policies,
+    expected,
+)
 
 pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
 
@@ -24,6 +34,12 @@ def test_components_only_required_flows(make_world) -> None:
     ids = [p.id for p in pods]
     r = w.expect("component policies", expected(ids, ids, COLUMNS, component_flows()))
     obs = r.outcome.observed
-    assert obs[Cell(f"{SHOP}/frontend", f"{SHOP}/database", DB, "TCP")] is False, "frontend reaches the database"
-    assert obs[Cell(f"{SHOP}/backend", f"{SHOP}/database", DB, "TCP")] is True, "backend cannot reach the database"
-    assert obs[Cell(f"{SHOP}/backend", f"{SHOP}/database", WEB, "TCP")] is False, "database reachable off its port"
+    assert obs[Cell(f"{SHOP}/frontend", f"{SHOP}/database", DB, "TCP")] is False, (
+        "frontend reaches the database"
+    )
+    assert obs[Cell(f"{SHOP}/backend", f"{SHOP}/database", DB, "TCP")] is True, (
+        "backend cannot reach the database"
+    )
+    assert obs[Cell(f"{SHOP}/backend", f"{SHOP}/database", WEB, "TCP")] is False, (
+        "database reachable off its port"
+    )

@@ -18,7 +18,9 @@ def test_dns_only_where_allowed(make_world, clients) -> None:
     w.namespace("open", exempt=False)
     w.namespace("closed", exempt=False)
     w.apply(default_deny("open"), allow_dns("open"), default_deny("closed"))
-    w.add_pods([PodDef("open", "client", {"app": "client"}), PodDef("closed", "client", {"app": "client"})])
+    w.add_pods(
+        [PodDef("open", "client", {"app": "client"}), PodDef("closed", "client", {"app": "client"})]
+    )
     dns_ip = clients.core().read_namespaced_service("kube-dns", "kube-system").spec.cluster_ip
     probes = {}
     want = Matrix()

@@ -33,6 +33,7 @@ GROUPS = 2
 def group(i: int) -> pytest.MarkDecorator:
     return pytest.mark.xdist_group(f"semantics-{i % GROUPS}")
 
+
 SHIFT = 8000
 PORTS = (80 + SHIFT, 81 + SHIFT)
 PODS = [PodDef(ns, pod, {"pod": pod}, PORTS) for ns in ("x", "y", "z") for pod in ("a", "b", "c")]
@@ -46,7 +47,11 @@ def shift_ports(policy: dict[str, Any]) -> dict[str, Any]:
                 if isinstance(port.get("port"), int):
                     port["port"] += SHIFT
                 elif isinstance(port.get("port"), str):
-                    port["port"] = re.sub(r"^serve-(\d+)-", lambda m: f"serve-{int(m.group(1)) + SHIFT}-", port["port"])
+                    port["port"] = re.sub(
+                        r"^serve-(\d+)-",
+                        lambda m: f"serve-{int(m.group(1)) + SHIFT}-",
+                        port["port"],
+                    )
                 if "endPort" in port:
                     port["endPort"] += SHIFT
     return pol
@@ -63,11 +68,15 @@ def expected_for(exp: dict[tuple[int, str], e2e.Expect], peers: list[str]) -> Ma
 
 
 @pytest.fixture(scope="module")
-def model(run_state: RunState, clients, worker_id_short: str, request: pytest.FixtureRequest) -> Iterator[World]:
+def model(
+    run_state: RunState, clients, worker_id_short: str, request: pytest.FixtureRequest
+) -> Iterator[World]:
     from npconform.report.collect import append_evidence
 
     records: list[tuple[str, Any]] = []
-    w = World(run_state, clients, "semantics", worker_id_short, record=lambda k, d: records.append((k, d)))
+    w = World(
+        run_state, clients, "semantics", worker_id_short, record=lambda k, d: records.append((k, d))
+    )
     for ns in ("x", "y", "z"):
         w.namespace(ns, {"ns": ns})
     w.add_pods(PODS)
@@ -78,7 +87,7 @@ def model(run_state: RunState, clients, worker_id_short: str, request: pytest.Fi
             h = externals.start(run_state.options.run_id, worker_id_short, name, image, PORTS)
             hosts.append(h)
             w.add_external(name, h.container, h.ip)
-            for pid, st in w.pod_state.items():
+            for st in w.pod_state.values():
                 h.route(st.ip, st.host_ip)
     try:
         yield w
@@ -122,15 +131,28 @@ def test_e2e_category(case: e2e.Case, fresh: World) -> None:
 
 
 def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
-            "metadata": {"name": name, "namespace": ns}, "spec": spec}
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": ns},
+        "spec": spec,
+    }
 
 
 @group(0)
 def test_ipblock_egress_to_one_pod(fresh: World) -> None:
     yb = fresh.pod_state["y/b"].ip
-    fresh.apply(_np("x", "to-y-b", {"podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
-                                    "egress": [{"to": [{"ipBlock": {"cidr": f"{yb}/32"}}]}]}))
+    fresh.apply(
+        _np(
+            "x",
+            "to-y-b",
+            {
+                "podSelector": {"matchLabels": {"pod": "a"}},
+                "policyTypes": ["Egress"],
+                "egress": [{"to": [{"ipBlock": {"cidr": f"{yb}/32"}}]}],
+            },
+        )
+    )
     exp = {(80, "TCP"): e2e.allowed_except("x/a -> *", unless=["x/a -> y/b"])}
     fresh.expect("ipBlock egress to one pod's /32", expected_for(exp, peers_of(fresh)))
 
@@ -141,15 +163,36 @@ def test_ipblock_egress_with_except(fresh: World) -> None:
         pytest.skip("no host outside the cluster on this target (kind only)")
     xb = fresh.pod_state["x/b"].ip
     two = fresh.externals["two"].ip
-    fresh.apply(_np("x", "cidr-except", {
-        "podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Egress"],
-        "egress": [{"to": [
-            {"ipBlock": {"cidr": "192.168.0.0/16", "except": [f"{xb}/32"]}},
-            {"ipBlock": {"cidr": externals.network_cidr(), "except": [f"{two}/32"]}},
-        ]}],
-    }))
-    exp = {col: e2e.allowed_except("x/a -> x/b", "x/a -> ext/two") for col in ((80, "TCP"), (81, "UDP"))}
-    fresh.expect("ipBlock egress with except (pods and an external host)", expected_for(exp, peers_of(fresh)))
+    fresh.apply(
+        _np(
+            "x",
+            "cidr-except",
+            {
+                "podSelector": {"matchLabels": {"pod": "a"}},
+                "policyTypes": ["Egress"],
+                "egress": [
+                    {
+                        "to": [
+                            {"ipBlock": {"cidr": "192.168.0.0/16", "except": [f"{xb}/32"]}},
+                            {
+                                "ipBlock": {
+                                    "cidr": externals.network_cidr(),
+                                    "except": [f"{two}/32"],
+                                }
+                            },
+                        ]
+                    }
+                ],
+            },
+        )
+    )
+    exp = {
+        col: e2e.allowed_except("x/a -> x/b", "x/a -> ext/two")
+        for col in ((80, "TCP"), (81, "UDP"))
+    }
+    fresh.expect(
+        "ipBlock egress with except (pods and an external host)", expected_for(exp, peers_of(fresh))
+    )
 
 
 @group(2)
@@ -157,20 +200,42 @@ def test_ipblock_ingress_from_external_range_with_except(fresh: World) -> None:
     if not fresh.externals:
         pytest.skip("no host outside the cluster on this target (kind only)")
     two = fresh.externals["two"].ip
-    fresh.apply(_np("x", "from-ext", {
-        "podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"ipBlock": {"cidr": externals.network_cidr(), "except": [f"{two}/32"]}}]}],
-    }))
+    fresh.apply(
+        _np(
+            "x",
+            "from-ext",
+            {
+                "podSelector": {"matchLabels": {"pod": "a"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [
+                    {
+                        "from": [
+                            {"ipBlock": {"cidr": externals.network_cidr(), "except": [f"{two}/32"]}}
+                        ]
+                    }
+                ],
+            },
+        )
+    )
     exp = {(80, "TCP"): e2e.allowed_except("* -> x/a", unless=["ext/one -> x/a"])}
-    fresh.expect("ipBlock ingress from an external range with except", expected_for(exp, peers_of(fresh)))
+    fresh.expect(
+        "ipBlock ingress from an external range with except", expected_for(exp, peers_of(fresh))
+    )
 
 
 @group(3)
 def test_ipblock_ingress_matches_pods_by_ip(fresh: World) -> None:
     ips = [fresh.pod_state[p].ip for p in ("y/a", "y/b", "y/c")]
-    fresh.apply(_np("x", "from-y-ips", {
-        "podSelector": {"matchLabels": {"pod": "a"}}, "policyTypes": ["Ingress"],
-        "ingress": [{"from": [{"ipBlock": {"cidr": f"{ip}/32"}} for ip in ips]}],
-    }))
+    fresh.apply(
+        _np(
+            "x",
+            "from-y-ips",
+            {
+                "podSelector": {"matchLabels": {"pod": "a"}},
+                "policyTypes": ["Ingress"],
+                "ingress": [{"from": [{"ipBlock": {"cidr": f"{ip}/32"}} for ip in ips]}],
+            },
+        )
+    )
     exp = {(80, "TCP"): e2e.allowed_except("* -> x/a", unless=["y/* -> x/a"])}
     fresh.expect("ipBlock ingress matches pods by IP", expected_for(exp, peers_of(fresh)))

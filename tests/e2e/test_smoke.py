@@ -16,7 +16,9 @@ PORTS = [(8080, "TCP"), (8080, "UDP")]
 
 
 def both_ways(a: str, b: str, allowed: bool) -> Matrix:
-    return Matrix({Cell(s, d, p, proto): allowed for s, d in ((a, b), (b, a)) for p, proto in PORTS})
+    return Matrix(
+        {Cell(s, d, p, proto): allowed for s, d in ((a, b), (b, a)) for p, proto in PORTS}
+    )
 
 
 def test_nodes_ready(run_state: RunState) -> None:
@@ -29,7 +31,9 @@ def test_nodes_ready(run_state: RunState) -> None:
 def test_calico_and_gatekeeper_ready(run_state: RunState) -> None:
     clients = run_state.clients()
     assert run_state.capabilities.cni == "calico"
-    assert kube.pods_ready(clients, "kube-system", "k8s-app=calico-node", minimum=len(run_state.capabilities.nodes))
+    assert kube.pods_ready(
+        clients, "kube-system", "k8s-app=calico-node", minimum=len(run_state.capabilities.nodes)
+    )
     assert kube.pods_ready(clients, GK_NS, "control-plane=controller-manager")
     assert kube.pods_ready(clients, GK_NS, "control-plane=audit-controller")
 
@@ -42,7 +46,12 @@ def test_traffic_then_default_deny_then_restored(run_state: RunState) -> None:
         # Admission requires a selecting policy: an allow-all lets the pods in.
         allow_all = {
             "metadata": {"name": "allow-all", "namespace": "s"},
-            "spec": {"podSelector": {}, "policyTypes": ["Ingress", "Egress"], "ingress": [{}], "egress": [{}]},
+            "spec": {
+                "podSelector": {},
+                "policyTypes": ["Ingress", "Egress"],
+                "ingress": [{}],
+                "egress": [{}],
+            },
         }
         deny_all = {
             "metadata": {"name": "default-deny", "namespace": "s"},

@@ -64,10 +64,15 @@ def _go(
     try:
         return run(["go", *args], cwd=cwd, env=env, log=log)
     except CommandError as e:
-        raise GoBuildError(_module_error(mod, e.output) if args[:2] == ["mod", "download"]
-                           else f"go {args[0]} for {mod.ref} failed: {e}") from None
+        raise GoBuildError(
+            _module_error(mod, e.output)
+            if args[:2] == ["mod", "download"]
+            else f"go {args[0]} for {mod.ref} failed: {e}"
+        ) from None
     except FileNotFoundError:
-        raise GoBuildError("no Go toolchain: install Go (https://go.dev/dl) and put it on PATH") from None
+        raise GoBuildError(
+            "no Go toolchain: install Go (https://go.dev/dl) and put it on PATH"
+        ) from None
 
 
 def parse_replaces(gomod: str) -> list[tuple[str, str | None, str, str | None]]:

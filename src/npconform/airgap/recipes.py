@@ -8,6 +8,7 @@ from the pinned modules in the Go module cache at build time.
 
 from __future__ import annotations
 
+import functools
 import json
 import shutil
 import subprocess
@@ -25,16 +26,45 @@ from npconform.proc import CommandError, run
 REVISION = 1
 
 NODE_PACKAGES = [
-    "systemd", "conntrack", "iptables", "nftables", "iproute2", "ethtool", "util-linux",
-    "mount", "kmod", "libseccomp2", "pigz", "fuse-overlayfs", "e2fsprogs", "bash",
-    "ca-certificates", "curl", "jq", "procps",
-]  # fmt: skip
+    "systemd",
+    "conntrack",
+    "iptables",
+    "nftables",
+    "iproute2",
+    "ethtool",
+    "util-linux",
+    "mount",
+    "kmod",
+    "libseccomp2",
+    "pigz",
+    "fuse-overlayfs",
+    "e2fsprogs",
+    "bash",
+    "ca-certificates",
+    "curl",
+    "jq",
+    "procps",
+]
 RUNTIME_PACKAGES = [
-    "bash", "ca-certificates", "iptables", "nftables", "ipset", "iproute2", "conntrack",
-    "kmod", "procps", "runit", "netcat-openbsd", "socat", "curl", "dnsutils", "util-linux",
-]  # fmt: skip
+    "bash",
+    "ca-certificates",
+    "iptables",
+    "nftables",
+    "ipset",
+    "iproute2",
+    "conntrack",
+    "kmod",
+    "procps",
+    "runit",
+    "netcat-openbsd",
+    "socat",
+    "curl",
+    "dnsutils",
+    "util-linux",
+]
 
 FILES = Path(__file__).parent / "files"
+CALICO_BUILDINFO = "github.com/projectcalico/calico/pkg/buildinfo"
 STATIC_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
@@ -72,11 +102,16 @@ def go_targets(lock: Lock) -> list[GoTarget]:
             tuple(
                 f"k8s.io/kubernetes/{p}"
                 for p in (
-                    "cmd/kubeadm", "cmd/kubelet", "cmd/kubectl", "cmd/kube-apiserver",
-                    "cmd/kube-controller-manager", "cmd/kube-scheduler", "cmd/kube-proxy",
+                    "cmd/kubeadm",
+                    "cmd/kubelet",
+                    "cmd/kubectl",
+                    "cmd/kube-apiserver",
+                    "cmd/kube-controller-manager",
+                    "cmd/kube-scheduler",
+                    "cmd/kube-proxy",
                     "test/images/agnhost",
                 )
-            ),  # fmt: skip
+            ),
             tuple(k8s_ld),
         ),
         GoTarget(
@@ -119,10 +154,14 @@ def go_targets(lock: Lock) -> list[GoTarget]:
             tuple(
                 f"github.com/containernetworking/plugins/plugins/{p}"
                 for p in (
-                    "ipam/host-local", "main/loopback", "main/ptp", "meta/portmap",
-                    "meta/bandwidth", "meta/tuning",
+                    "ipam/host-local",
+                    "main/loopback",
+                    "main/ptp",
+                    "meta/portmap",
+                    "meta/bandwidth",
+                    "meta/tuning",
                 )
-            ),  # fmt: skip
+            ),
             (
                 "-X github.com/containernetworking/plugins/pkg/utils/buildversion.BuildVersion="
                 + lock.module("cni-plugins").version,
@@ -133,14 +172,18 @@ def go_targets(lock: Lock) -> list[GoTarget]:
             tuple(
                 f"github.com/projectcalico/calico/{p}"
                 for p in (
-                    "node/cmd/calico-node", "node/cmd/mountns", "cni-plugin/cmd/calico",
-                    "cni-plugin/cmd/install", "kube-controllers/cmd/kube-controllers",
-                    "kube-controllers/cmd/check-status", "kube-controllers/cmd/wrapper",
+                    "node/cmd/calico-node",
+                    "node/cmd/mountns",
+                    "cni-plugin/cmd/calico",
+                    "cni-plugin/cmd/install",
+                    "kube-controllers/cmd/kube-controllers",
+                    "kube-controllers/cmd/check-status",
+                    "kube-controllers/cmd/wrapper",
                 )
-            ),  # fmt: skip
+            ),
             (
-                f"-X github.com/projectcalico/calico/pkg/buildinfo.Version={calico.display_version}",
-                f"-X github.com/projectcalico/calico/pkg/buildinfo.GitRevision={calico.version[-12:]}",
+                f"-X {CALICO_BUILDINFO}.Version={calico.display_version}",
+                f"-X {CALICO_BUILDINFO}.GitRevision={calico.version[-12:]}",
             ),
             env=(("GONOSUMDB", "github.com/projectcalico"),),
         ),
@@ -194,6 +237,10 @@ def _dir_if_done(path: Path) -> Path | None:
     return path if (path / ".complete").exists() else None
 
 
+def _cached_dir(ctx: Ctx, kind: str, name: str) -> Path | None:
+    return _dir_if_done(_out_dir(ctx, kind, name))
+
+
 def _publish_dir(tmp: Path, final: Path) -> Path:
     (tmp / ".complete").write_text("")
     if final.exists():
@@ -236,7 +283,7 @@ def add_go_steps(g: Graph, lock: Lock) -> None:
                     "target": t.__dict__,
                 },
                 build=build,
-                cached=lambda ctx, k=t.key: _dir_if_done(_out_dir(ctx, "go", k)),
+                cached=functools.partial(_cached_dir, kind="go", name=t.key),
                 lane="cpu",
                 what=f"{mod.path} {mod.display_version}",
             )
@@ -254,14 +301,22 @@ def add_go_steps(g: Graph, lock: Lock) -> None:
         try:
             run(
                 [
-                    "gcc", "-Os", "-Wall", "-Werror", "-static",
+                    "gcc",
+                    "-Os",
+                    "-Wall",
+                    "-Werror",
+                    "-static",
                     f"-DVERSION=v{pause_version}",
-                    "-o", str(tmp / "pause"), str(src / "build/pause/linux/pause.c"),
+                    "-o",
+                    str(tmp / "pause"),
+                    str(src / "build/pause/linux/pause.c"),
                 ],
                 log=ctx.log("cc-pause"),
-            )  # fmt: skip
+            )
         except FileNotFoundError:
-            raise GoBuildError("no C compiler: install gcc (apt-get install gcc libc6-dev)") from None
+            raise GoBuildError(
+                "no C compiler: install gcc (apt-get install gcc libc6-dev)"
+            ) from None
         return _publish_dir(tmp, final)
 
     g.add(
@@ -291,6 +346,15 @@ ln -sf /usr/lib/systemd/systemd /sbin/init
 """
 
 
+def _cached_rootfs(ctx: Ctx, name: str) -> str | None:
+    ref = rootfs_ref(name, ctx.key)
+    return ref if docker.image_id(ref) else None
+
+
+def _cached_image(ctx: Ctx, ref: str) -> str | None:
+    return ref if docker.image_key(ref) == ctx.key else None
+
+
 def rootfs_ref(name: str, key: str) -> str:
     return f"npconform/rootfs-{name}:{key[:16]}"
 
@@ -311,13 +375,20 @@ def add_rootfs_steps(g: Graph, lock: Lock) -> None:
             try:
                 run(
                     [
-                        "debootstrap", "--variant=minbase", f"--include={','.join(packages)}",
-                        f"--cache-dir={debs}", lock.debian_suite, str(root), lock.debian_mirror,
+                        "debootstrap",
+                        "--variant=minbase",
+                        f"--include={','.join(packages)}",
+                        f"--cache-dir={debs}",
+                        lock.debian_suite,
+                        str(root),
+                        lock.debian_mirror,
                     ],
                     log=log,
-                )  # fmt: skip
+                )
             except FileNotFoundError:
-                raise GoBuildError("debootstrap is not installed (apt-get install debootstrap)") from None
+                raise GoBuildError(
+                    "debootstrap is not installed (apt-get install debootstrap)"
+                ) from None
             if name == "node":
                 run(["chroot", str(root), "/bin/sh", "-c", NODE_ROOTFS_FIXUPS], log=log)
             run(
@@ -341,9 +412,7 @@ def add_rootfs_steps(g: Graph, lock: Lock) -> None:
                     "fixups": NODE_ROOTFS_FIXUPS if name == "node" else "",
                 },
                 build=build,
-                cached=lambda ctx, name=name: (
-                    rootfs_ref(name, ctx.key) if docker.image_id(rootfs_ref(name, ctx.key)) else None
-                ),
+                cached=functools.partial(_cached_rootfs, name=name),
                 lane="io",
                 what=f"Debian {lock.debian_suite} {name} root filesystem",
             )
@@ -489,7 +558,7 @@ def image_specs(lock: Lock) -> list[ImageSpec]:
             [("go:registry", "registry", "/bin/registry")],
             [
                 "COPY config.yml /etc/distribution/config.yml",
-                "VOLUME [\"/var/lib/registry\"]",
+                'VOLUME ["/var/lib/registry"]',
                 "EXPOSE 5000",
                 'ENTRYPOINT ["/bin/registry"]',
                 'CMD ["serve", "/etc/distribution/config.yml"]',
@@ -536,11 +605,11 @@ def add_image_steps(g: Graph, lock: Lock) -> None:
         base_step = {"runtime": "rootfs:runtime", "node": "rootfs:node"}.get(spec.base)
         if base_step:
             deps.append(base_step)
-        tree_inputs = [
-            (_module_inputs(lock.module(m)), d, dst) for m, d, dst in (spec.trees or [])
-        ]
+        tree_inputs = [(_module_inputs(lock.module(m)), d, dst) for m, d, dst in (spec.trees or [])]
 
-        def build(ctx: Ctx, spec: ImageSpec = spec, ref: str = ref, base_step: str | None = base_step) -> str:
+        def build(
+            ctx: Ctx, spec: ImageSpec = spec, ref: str = ref, base_step: str | None = base_step
+        ) -> str:
             context = ctx.cache / "contexts" / spec.key
             shutil.rmtree(context, ignore_errors=True)
             (context / "files").mkdir(parents=True)
@@ -550,7 +619,11 @@ def add_image_steps(g: Graph, lock: Lock) -> None:
                 shutil.copy2(Path(ctx.deps[dep]) / name, target)
                 target.chmod(0o755)
             for i, (m, d, _) in enumerate(spec.trees or []):
-                src = module_dir(lock.module(m), go_env(ctx.cache, {"GONOSUMDB": "github.com/projectcalico"}), ctx.log(f"image-{spec.key}"))
+                src = module_dir(
+                    lock.module(m),
+                    go_env(ctx.cache, {"GONOSUMDB": "github.com/projectcalico"}),
+                    ctx.log(f"image-{spec.key}"),
+                )
                 install_tree(src / d, context / f"tree{i}")
             if spec.key == "registry":
                 (context / "config.yml").write_text(REGISTRY_CONFIG)
@@ -575,7 +648,7 @@ def add_image_steps(g: Graph, lock: Lock) -> None:
                 },
                 deps=deps,
                 build=build,
-                cached=lambda ctx, ref=ref: ref if docker.image_key(ref) == ctx.key else None,
+                cached=functools.partial(_cached_image, ref=ref),
                 lane="io",
                 what=ref,
             )
@@ -630,7 +703,14 @@ def add_node_step(g: Graph, lock: Lock) -> None:
     kind = lock.module("kind")
     ref = lock.image("node")
     pause_ref = lock.image("pause")
-    deps = ["rootfs:node", "go:kubernetes", "go:containerd", "go:runc", "go:cri-tools", "go:cni-plugins"]
+    deps = [
+        "rootfs:node",
+        "go:kubernetes",
+        "go:containerd",
+        "go:runc",
+        "go:cri-tools",
+        "go:cni-plugins",
+    ]
 
     def build(ctx: Ctx) -> str:
         log = ctx.log("image-node")
@@ -654,10 +734,14 @@ def add_node_step(g: Graph, lock: Lock) -> None:
         (context / "kind/kind/version").write_text(lock.kubernetes_version)
         b = context / "bin"
         layout = {
-            "go:containerd": [(n, "usr/local/bin") for n in ("containerd", "containerd-shim-runc-v2", "ctr")],
+            "go:containerd": [
+                (n, "usr/local/bin") for n in ("containerd", "containerd-shim-runc-v2", "ctr")
+            ],
             "go:runc": [("runc", "usr/local/sbin")],
             "go:cri-tools": [("crictl", "usr/local/bin")],
-            "go:cni-plugins": [(n, "opt/cni/bin") for n in ("host-local", "loopback", "ptp", "portmap")],
+            "go:cni-plugins": [
+                (n, "opt/cni/bin") for n in ("host-local", "loopback", "ptp", "portmap")
+            ],
             "go:kubernetes": [(n, "usr/bin") for n in ("kubeadm", "kubelet", "kubectl")],
         }
         for dep, files in layout.items():
@@ -695,10 +779,19 @@ def add_node_step(g: Graph, lock: Lock) -> None:
 # ---------------------------------------------------------------------------------------
 
 SERVED = [
-    "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kube-proxy", "etcd",
-    "coredns", "pause", "agnhost", "calico-node", "calico-cni", "calico-kube-controllers",
+    "kube-apiserver",
+    "kube-controller-manager",
+    "kube-scheduler",
+    "kube-proxy",
+    "etcd",
+    "coredns",
+    "pause",
+    "agnhost",
+    "calico-node",
+    "calico-cni",
+    "calico-kube-controllers",
     "gatekeeper",
-]  # fmt: skip
+]
 SECOND_CNI = ["kube-router"]
 
 
@@ -743,7 +836,9 @@ def add_tools_step(g: Graph, lock: Lock) -> None:
     def installed(ctx: Ctx) -> Path | None:
         b = tools_dir(ctx.cache)
         stamp = b / ".kind-key"
-        return b if stamp.exists() and stamp.read_text() == ctx.key and (b / "kind").exists() else None
+        return (
+            b if stamp.exists() and stamp.read_text() == ctx.key and (b / "kind").exists() else None
+        )
 
     def build(ctx: Ctx) -> Path:
         b = tools_dir(ctx.cache)
@@ -795,5 +890,7 @@ def check_host() -> list[str]:
         shutil.which("pkg-config")
         and subprocess.run(["pkg-config", "--exists", "libseccomp"], check=False).returncode != 0
     ):
-        problems.append("libseccomp headers are missing (apt-get install libseccomp-dev), runc needs them")
+        problems.append(
+            "libseccomp headers are missing (apt-get install libseccomp-dev), runc needs them"
+        )
     return problems

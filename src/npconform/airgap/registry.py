@@ -14,6 +14,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from npconform.airgap import docker
 from npconform.lock import split_image
@@ -56,9 +57,15 @@ def ensure_network(log: Path) -> None:
         # The options kind itself uses for its network, so kind adopts it unchanged.
         run(
             [
-                "docker", "network", "create", "-d", "bridge",
-                "-o", "com.docker.network.bridge.enable_ip_masquerade=true",
-                "-o", "com.docker.network.driver.mtu=1500",
+                "docker",
+                "network",
+                "create",
+                "-d",
+                "bridge",
+                "-o",
+                "com.docker.network.bridge.enable_ip_masquerade=true",
+                "-o",
+                "com.docker.network.driver.mtu=1500",
                 NETWORK,
             ],
             log=log,
@@ -86,11 +93,20 @@ def ensure_running(image_ref: str, log: Path) -> None:
             run(["docker", "rm", "-f", NAME], log=log)
         run(
             [
-                "docker", "run", "-d", "--restart=always", "--name", NAME,
-                "--network", NETWORK,
-                "-p", f"127.0.0.1:{HOST_PORT}:5000",
-                "-v", f"{VOLUME}:/var/lib/registry",
-                "--label", "io.npconform.component=registry",
+                "docker",
+                "run",
+                "-d",
+                "--restart=always",
+                "--name",
+                NAME,
+                "--network",
+                NETWORK,
+                "-p",
+                f"127.0.0.1:{HOST_PORT}:5000",
+                "-v",
+                f"{VOLUME}:/var/lib/registry",
+                "--label",
+                "io.npconform.component=registry",
                 image_ref,
             ],
             log=log,
@@ -101,15 +117,17 @@ def ensure_running(image_ref: str, log: Path) -> None:
             return
         time.sleep(0.5)
     tail = run(["docker", "logs", "--tail", "20", NAME], check=False)
-    raise docker.DockerError(f"the local registry did not answer on 127.0.0.1:{HOST_PORT}: {tail[-300:]}")
+    raise docker.DockerError(
+        f"the local registry did not answer on 127.0.0.1:{HOST_PORT}: {tail[-300:]}"
+    )
 
 
-def _get(path: str, method: str = "GET") -> urllib.request.addinfourl | None:
+def _get(path: str, method: str = "GET") -> Any:
     req = urllib.request.Request(
         f"http://127.0.0.1:{HOST_PORT}{path}", method=method, headers={"Accept": _ACCEPT}
     )
     try:
-        return urllib.request.urlopen(req, timeout=5)  # type: ignore[no-any-return]
+        return urllib.request.urlopen(req, timeout=5)
     except (urllib.error.URLError, OSError):
         return None
 

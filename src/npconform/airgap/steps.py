@@ -155,7 +155,9 @@ class Graph:
                     if any(d in failed for d in s.deps):
                         pending.remove(name)
                         failed[name] = "dependency failed"
-                        self.outcomes.append(Outcome(name, "skipped", 0.0, s.what, "dependency failed"))
+                        self.outcomes.append(
+                            Outcome(name, "skipped", 0.0, s.what, "dependency failed")
+                        )
                         continue
                     if not all(d in done for d in s.deps):
                         continue
@@ -178,7 +180,7 @@ class Graph:
                     try:
                         outcome = fut.result()
                         done.add(name)
-                    except BaseException as e:  # noqa: BLE001 - reported, then re-raised below
+                    except BaseException as e:
                         msg = str(e) or type(e).__name__
                         failed[name] = msg
                         outcome = Outcome(name, "failed", 0.0, self.steps[name].what, msg)
@@ -213,7 +215,9 @@ class _Ticker:
 
     def __init__(self, graph: Graph, name: str, t0: float, every: float = 60.0) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, args=(graph, name, t0, every), daemon=True)
+        self._thread = threading.Thread(
+            target=self._loop, args=(graph, name, t0, every), daemon=True
+        )
         self._thread.start()
 
     def _loop(self, graph: Graph, name: str, t0: float, every: float) -> None:

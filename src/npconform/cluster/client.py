@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import threading
-
-import urllib3
-import yaml
 from pathlib import Path
 from typing import Any
 
+import urllib3
+import yaml
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException

@@ -106,8 +106,10 @@ class KindTarget:
                 f"`go install sigs.k8s.io/kind@{self.lock.module('kind').version}`"
             )
         if self.opts.cni == "cilium" and self.opts.images == "offline":
-            raise UsageError("cilium cannot run offline (it compiles eBPF programs from images "
-                             "that are not built here); use --cni calico or kube-router")
+            raise UsageError(
+                "cilium cannot run offline (it compiles eBPF programs from images "
+                "that are not built here); use --cni calico or kube-router"
+            )
         mode = self.opts.images
         if mode == "auto":
             mode = "offline" if offline_ready(self.opts, self.lock) else "online"
@@ -123,9 +125,11 @@ class KindTarget:
                 registry.ensure_running(reg_image, self.workdir / "registry.log")
             missing += registry.missing(images_needed(self.opts, self.lock))
             if missing:
+                build = "scripts/build-images" + (
+                    " --second-cni" if self.opts.cni == "kube-router" else ""
+                )
                 raise UsageError(
-                    f"offline images missing: {', '.join(missing)}; build them with "
-                    f"scripts/build-images{' --second-cni' if self.opts.cni == 'kube-router' else ''}"
+                    f"offline images missing: {', '.join(missing)}; build them with {build}"
                 )
         return kind
 
@@ -153,13 +157,24 @@ class KindTarget:
         self.created = not existed
         try:
             if existed:
-                run([str(kind), "export", "kubeconfig", "--name", self.opts.cluster_name,
-                     "--kubeconfig", str(kubeconfig)])
+                run(
+                    [
+                        str(kind),
+                        "export",
+                        "kubeconfig",
+                        "--name",
+                        self.opts.cluster_name,
+                        "--kubeconfig",
+                        str(kubeconfig),
+                    ]
+                )
             else:
                 self.cluster.create(config_file=cfg_file)
         except (subprocess.CalledProcessError, CommandError) as e:
             self.down(force=True)
-            raise UsageError(f"kind could not create cluster '{self.opts.cluster_name}': {e}") from None
+            raise UsageError(
+                f"kind could not create cluster '{self.opts.cluster_name}': {e}"
+            ) from None
         except BaseException:
             self.down(force=True)
             raise

@@ -65,7 +65,9 @@ class RunOptions:
         if self.target == "existing":
             if self.kubeconfig is None:
                 env = os.environ.get("KUBECONFIG")
-                self.kubeconfig = Path(env.split(os.pathsep)[0]) if env else Path.home() / ".kube/config"
+                self.kubeconfig = (
+                    Path(env.split(os.pathsep)[0]) if env else Path.home() / ".kube/config"
+                )
             if not self.kubeconfig.is_file():
                 raise UsageError(f"kubeconfig {self.kubeconfig} does not exist")
 

@@ -24,15 +24,13 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from npconform.model.matrix import Cell, Matrix, render_comparison
+from npconform.model.matrix import Cell, Matrix
 from npconform.model.netpol import (
     ContainerPort,
     ExternalPeer,
     NamespaceModel,
     Peer,
     PodModel,
-    PolicyEngine,
-    load_policies,
 )
 
 NAMESPACES = [NamespaceModel(ns, {"ns": ns}) for ns in ("x", "y", "z")]

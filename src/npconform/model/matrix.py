@@ -116,9 +116,7 @@ def _grid(
     header = " " * width + " | " + " ".join(f"{i:>2}" for i in range(len(cols)))
     lines = [title, header, "-" * len(header)]
     for r in rows:
-        lines.append(
-            f"{r:<{width}} | " + " ".join(f"{symbol.get((r, c), ' '):>2}" for c in cols)
-        )
+        lines.append(f"{r:<{width}} | " + " ".join(f"{symbol.get((r, c), ' '):>2}" for c in cols))
     legend = "  ".join(f"{i}={c}" for i, c in enumerate(cols))
     lines.append(f"columns: {legend}")
     return "\n".join(lines)

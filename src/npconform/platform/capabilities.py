@@ -71,7 +71,9 @@ def _nodes(clients: Clients) -> list[NodeInfo]:
         taints = [t for t in (n.spec.taints or []) if t.effect in ("NoSchedule", "NoExecute")]
         cp = "node-role.kubernetes.io/control-plane" in (n.metadata.labels or {})
         ip = next((a.address for a in n.status.addresses or [] if a.type == "InternalIP"), "")
-        out.append(NodeInfo(n.metadata.name, ready, not n.spec.unschedulable and not taints, cp, ip))
+        out.append(
+            NodeInfo(n.metadata.name, ready, not n.spec.unschedulable and not taints, cp, ip)
+        )
     return out
 
 
@@ -79,7 +81,9 @@ def find_constraint(clients: Clients) -> dict[str, Any] | None:
     """The require-networkpolicy constraint, found by its kind under either known name
     (or the only constraint of that kind)."""
     try:
-        items = clients.custom().list_cluster_custom_object(CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL)
+        items = clients.custom().list_cluster_custom_object(
+            CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL
+        )
     except ApiException as e:
         if e.status == 404:
             return None
@@ -102,7 +106,7 @@ def exemption_label(constraint: dict[str, Any]) -> tuple[str, str] | None:
     return None
 
 
-def _sync_includes_netpol(clients: Clients) -> bool:
+def sync_includes_netpol(clients: Clients) -> bool:
     try:
         cfg = clients.custom().get_namespaced_custom_object(
             "config.gatekeeper.sh", "v1alpha1", GK_NS, "configs", "config"
@@ -113,7 +117,9 @@ def _sync_includes_netpol(clients: Clients) -> bool:
     except ApiException:
         pass
     try:
-        sets = clients.custom().list_cluster_custom_object("syncset.gatekeeper.sh", "v1alpha1", "syncsets")
+        sets = clients.custom().list_cluster_custom_object(
+            "syncset.gatekeeper.sh", "v1alpha1", "syncsets"
+        )
         for ss in sets.get("items", []):
             for g in ss.get("spec", {}).get("gvks", []):
                 if g.get("kind") == "NetworkPolicy":
@@ -155,7 +161,7 @@ def discover(clients: Clients) -> Capabilities:
         caps.constraint_name = c["metadata"]["name"]
         caps.enforcement_action = c.get("spec", {}).get("enforcementAction", "deny")
         caps.exemption_label = exemption_label(c)
-    caps.sync_networkpolicies = _sync_includes_netpol(clients)
+    caps.sync_networkpolicies = sync_includes_netpol(clients)
     caps.webhook_registered, caps.webhook_failure_policy = webhook(clients)
     if caps.constraint_name is None:
         caps.notes.append(f"no {CONSTRAINT_KIND} constraint found")

@@ -15,10 +15,16 @@ def _calico_policies(clients: Clients) -> list[tuple[str, dict[str, Any]]]:
     out: list[tuple[str, dict[str, Any]]] = []
     custom = clients.custom()
     try:
-        for p in custom.list_cluster_custom_object("crd.projectcalico.org", "v1", "globalnetworkpolicies").get("items", []):
+        for p in custom.list_cluster_custom_object(
+            "crd.projectcalico.org", "v1", "globalnetworkpolicies"
+        ).get("items", []):
             out.append((f"Calico GlobalNetworkPolicy {p['metadata']['name']}", p))
-        for p in custom.list_cluster_custom_object("crd.projectcalico.org", "v1", "networkpolicies").get("items", []):
-            out.append((f"Calico NetworkPolicy {p['metadata']['namespace']}/{p['metadata']['name']}", p))
+        for p in custom.list_cluster_custom_object(
+            "crd.projectcalico.org", "v1", "networkpolicies"
+        ).get("items", []):
+            out.append(
+                (f"Calico NetworkPolicy {p['metadata']['namespace']}/{p['metadata']['name']}", p)
+            )
     except ApiException:
         pass
     return out
@@ -26,7 +32,10 @@ def _calico_policies(clients: Clients) -> list[tuple[str, dict[str, Any]]]:
 
 def _allows_broadly(policy: dict[str, Any], direction: str) -> bool:
     rules = policy.get("spec", {}).get(direction) or []
-    return any(r.get("action") == "Allow" and not r.get("source") and not r.get("destination") for r in rules)
+    return any(
+        r.get("action") == "Allow" and not r.get("source") and not r.get("destination")
+        for r in rules
+    )
 
 
 def traffic_causes(clients: Clients, leaks: int, losses: int) -> list[str]:

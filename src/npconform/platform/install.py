@@ -56,19 +56,25 @@ def detect_cni(clients: Clients) -> str | None:
                 if name == "calico-node":
                     return "calico"
                 if name in ("cilium", "kube-router", "kindnet", "antrea-agent", "kube-flannel-ds"):
-                    return {"kube-flannel-ds": "flannel", "antrea-agent": "antrea"}.get(name, name)
+                    return str(
+                        {"kube-flannel-ds": "flannel", "antrea-agent": "antrea"}.get(name, name)
+                    )
         except ApiException:
             continue
     return None
 
 
-def install_calico(clients: Clients, lock: Lock, cache: Path, offline: bool, rep: InstallReport) -> None:
+def install_calico(
+    clients: Clients, lock: Lock, cache: Path, offline: bool, rep: InstallReport
+) -> None:
     t0 = time.monotonic()
     found = detect_cni(clients)
     if found == "calico":
         rep.add("cni", "found", t0, "calico already installed")
     elif found is not None:
-        raise WaitTimeout(f"the cluster already runs CNI '{found}'; cannot install calico beside it")
+        raise WaitTimeout(
+            f"the cluster already runs CNI '{found}'; cannot install calico beside it"
+        )
     else:
         docs = kube.load_documents(manifests.fetch(lock, "calico", cache, offline))
         kube.apply(clients, docs)
@@ -96,23 +102,32 @@ def gatekeeper_version(clients: Clients) -> str | None:
     return str(image).rsplit(":", 1)[-1]
 
 
-def _tune_audit(docs: list[dict[str, Any]]) -> None:
-    """Audit every AUDIT_INTERVAL seconds instead of 60, so dryrun checks are quick."""
+def _tune(docs: list[dict[str, Any]]) -> None:
+    """Two settings of the platform the safeguard comes from: the validating webhook fails
+    closed (upstream defaults to Ignore, which admits everything while Gatekeeper is
+    down), and the audit runs every AUDIT_INTERVAL seconds instead of 60, so dryrun
+    checks are quick."""
     for d in docs:
+        if d.get("kind") == "ValidatingWebhookConfiguration":
+            for w in d.get("webhooks", []):
+                if w.get("name") == "validation.gatekeeper.sh":
+                    w["failurePolicy"] = "Fail"
         if d.get("kind") == "Deployment" and d["metadata"]["name"] == "gatekeeper-audit":
             c = d["spec"]["template"]["spec"]["containers"][0]
             c["args"] = [a for a in c.get("args", []) if not a.startswith("--audit-interval")]
             c["args"].append(f"--audit-interval={AUDIT_INTERVAL}")
 
 
-def install_gatekeeper(clients: Clients, lock: Lock, cache: Path, offline: bool, rep: InstallReport) -> None:
+def install_gatekeeper(
+    clients: Clients, lock: Lock, cache: Path, offline: bool, rep: InstallReport
+) -> None:
     t0 = time.monotonic()
     found = gatekeeper_version(clients)
     if found:
         rep.add("gatekeeper", "found", t0, f"gatekeeper {found} already installed")
     else:
         docs = kube.load_documents(manifests.fetch(lock, "gatekeeper", cache, offline))
-        _tune_audit(docs)
+        _tune(docs)
         kube.apply(clients, docs)
         rep.add("gatekeeper-apply", "installed", t0, lock.image("gatekeeper"))
     t1 = time.monotonic()
@@ -127,13 +142,19 @@ def install_gatekeeper(clients: Clients, lock: Lock, cache: Path, offline: bool,
 
 
 def webhook_pods(clients: Clients) -> list[str]:
-    pods = clients.core().list_namespaced_pod(GK_NS, label_selector="control-plane=controller-manager").items
+    pods = (
+        clients.core()
+        .list_namespaced_pod(GK_NS, label_selector="control-plane=controller-manager")
+        .items
+    )
     return [p.metadata.name for p in pods if p.metadata.deletion_timestamp is None]
 
 
 def template_ready(clients: Clients, name: str = CONSTRAINT_PLURAL) -> bool:
     try:
-        t = clients.custom().get_cluster_custom_object("templates.gatekeeper.sh", "v1", "constrainttemplates", name)
+        t = clients.custom().get_cluster_custom_object(
+            "templates.gatekeeper.sh", "v1", "constrainttemplates", name
+        )
     except ApiException as e:
         if e.status == 404:
             return False
@@ -150,7 +171,9 @@ def template_ready(clients: Clients, name: str = CONSTRAINT_PLURAL) -> bool:
 def constraint_enforced(clients: Clients, name: str) -> bool:
     """Every webhook pod reports the constraint's current generation as enforced."""
     try:
-        c = clients.custom().get_cluster_custom_object(CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name)
+        c = clients.custom().get_cluster_custom_object(
+            CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name
+        )
     except ApiException as e:
         if e.status == 404:
             return False
@@ -160,7 +183,9 @@ def constraint_enforced(clients: Clients, name: str) -> bool:
     ok = {
         p["id"]
         for p in by_pod
-        if p.get("observedGeneration") == gen and p.get("enforced") and "webhook" in p.get("operations", ["webhook"])
+        if p.get("observedGeneration") == gen
+        and p.get("enforced")
+        and "webhook" in p.get("operations", ["webhook"])
     }
     return bool(webhook_pods(clients)) and set(webhook_pods(clients)) <= ok
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
@@ -49,7 +50,9 @@ def wait_until(
         | retry_if_exception_type((ApiException, urllib3.exceptions.HTTPError, OSError)),
     )
     try:
-        return retrying(probe)  # type: ignore[no-any-return]
+        result = retrying(probe)
+        assert result is not None
+        return result
     except RetryError as e:
         last = e.last_attempt
         detail = ""
@@ -58,7 +61,8 @@ def wait_until(
             detail = f" (last error: {type(exc).__name__}: {str(exc)[:200]})"
         diag = diagnose() if diagnose else ""
         raise WaitTimeout(
-            f"timed out after {timeout:.0f}s waiting for {what}{detail}" + (f"\n{diag}" if diag else "")
+            f"timed out after {timeout:.0f}s waiting for {what}{detail}"
+            + (f"\n{diag}" if diag else "")
         ) from None
 
 
@@ -72,13 +76,15 @@ def apply(clients: Clients, docs: Iterable[dict[str, Any]], timeout: float = 120
         _apply_one(dyn, d)
     for d in crds:
         name = d["metadata"]["name"]
-        wait_until(f"CRD {name} to be established", lambda n=name: _established(dyn, n), timeout)
+        wait_until(
+            f"CRD {name} to be established", functools.partial(_established, dyn, name), timeout
+        )
     if crds:
         dyn.resources.invalidate_cache()
     for d in rest:
         wait_until(
             f"the API to serve {d.get('apiVersion')} {d.get('kind')}",
-            lambda d=d: _apply_one(dyn, d, missing_ok=True),
+            functools.partial(_apply_one, dyn, d, missing_ok=True),
             timeout,
         )
 
@@ -160,11 +166,19 @@ def diagnose_pods(clients: Clients, namespace: str, selector: str = "", tail: in
         lines.append(f"pod {namespace}/{p.metadata.name} on {node}: {phase}")
         for cs in p.status.container_statuses or []:
             state = cs.state
-            desc = "running" if state.running else (
-                f"waiting ({state.waiting.reason}: {state.waiting.message or ''})" if state.waiting
-                else f"terminated ({state.terminated.reason}, exit {state.terminated.exit_code})"
+            desc = (
+                "running"
+                if state.running
+                else (
+                    f"waiting ({state.waiting.reason}: {state.waiting.message or ''})"
+                    if state.waiting
+                    else f"terminated ({state.terminated.reason}, "
+                    f"exit {state.terminated.exit_code})"
+                )
             )
-            lines.append(f"  container {cs.name}: {desc}, restarts {cs.restart_count}, ready {cs.ready}")
+            lines.append(
+                f"  container {cs.name}: {desc}, restarts {cs.restart_count}, ready {cs.ready}"
+            )
             if not cs.ready:
                 try:
                     log = core.read_namespaced_pod_log(
@@ -175,11 +189,11 @@ def diagnose_pods(clients: Clients, namespace: str, selector: str = "", tail: in
                     pass
     try:
         events = core.list_namespaced_event(namespace).items
-        events.sort(key=lambda e: str(e.last_timestamp or e.event_time or ""))
-        for e in events[-tail:]:
+        events.sort(key=lambda ev: str(ev.last_timestamp or ev.event_time or ""))
+        for ev in events[-tail:]:
             lines.append(
-                f"event {e.type} {e.reason} {e.involved_object.kind}/{e.involved_object.name}: "
-                f"{(e.message or '').strip()[:200]}"
+                f"event {ev.type} {ev.reason} {ev.involved_object.kind}/{ev.involved_object.name}: "
+                f"{(ev.message or '').strip()[:200]}"
             )
     except ApiException:
         pass

@@ -26,9 +26,18 @@ def fetch(lock: Lock, key: str, cache: Path, offline: bool) -> str:
     errors = []
     mod = lock.module(m.module)
     try:
-        d = module_dir(mod, go_env(cache, {"GONOSUMDB": "github.com/projectcalico", "GOFLAGS": "-mod=mod",
-                                           **({"GOPROXY": "off"} if offline else {})}),
-                       cache / "logs" / f"manifest-{key}.log")
+        d = module_dir(
+            mod,
+            go_env(
+                cache,
+                {
+                    "GONOSUMDB": "github.com/projectcalico",
+                    "GOFLAGS": "-mod=mod",
+                    **({"GOPROXY": "off"} if offline else {}),
+                },
+            ),
+            cache / "logs" / f"manifest-{key}.log",
+        )
         data = (d / m.file).read_bytes()
     except (GoBuildError, OSError) as e:
         errors.append(f"module cache: {e}")

@@ -30,7 +30,9 @@ class Outcome:
         return not self.mismatches and not self.flapping
 
 
-def _plan(cells: Sequence[Cell], probes: Mapping[Cell, tuple[Source, Probe]]) -> dict[Source, list[Probe]]:
+def _plan(
+    cells: Sequence[Cell], probes: Mapping[Cell, tuple[Source, Probe]]
+) -> dict[Source, list[Probe]]:
     plan: dict[Source, list[Probe]] = defaultdict(list)
     for c in cells:
         src, p = probes[c]
@@ -38,7 +40,9 @@ def _plan(cells: Sequence[Cell], probes: Mapping[Cell, tuple[Source, Probe]]) ->
     return plan
 
 
-def observe(engine: ProbeEngine, probes: Mapping[Cell, tuple[Source, Probe]], cells: Sequence[Cell]) -> Matrix:
+def observe(
+    engine: ProbeEngine, probes: Mapping[Cell, tuple[Source, Probe]], cells: Sequence[Cell]
+) -> Matrix:
     m = Matrix()
     for batch in engine.run(_plan(cells, probes)):
         for cell, o in batch.observations.items():
@@ -79,4 +83,6 @@ def converge(
         for c in cells:
             if c in final:
                 observed[c] = final[c]
-    return Outcome(expected, observed, round(converged, 2), rounds, flapping, [round(t, 2) for t in times])
+    return Outcome(
+        expected, observed, round(converged, 2), rounds, flapping, [round(t, 2) for t in times]
+    )

@@ -11,6 +11,7 @@ The engine knows nothing of pytest or of expectations: it turns a plan into obse
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import itertools
 import math
@@ -106,7 +107,8 @@ def probe_command(p: Probe, timeout: float, index: int = 0) -> str:
         sport = f" -p {p.source_port}" if p.source_port else ""
         out = f"/tmp/npc.$$.{index}"
         return (
-            f"nc -u -W 1 -w {t * UDP_WAIT_FACTOR}{sport} {host} {port} <{PAYLOAD} >{out} 2>/dev/null; "
+            f"nc -u -W 1 -w {t * UDP_WAIT_FACTOR}{sport} {host} {port} "
+            f"<{PAYLOAD} >{out} 2>/dev/null; "
             f"test -s {out}"
         )
     if p.protocol == DNS:
@@ -167,7 +169,7 @@ class _Session:
                 tty=False,
                 _preload_content=False,
             )
-        except Exception as e:  # noqa: BLE001 - any failure to connect is a probe error
+        except Exception as e:
             raise ProbeError(f"cannot exec in {src.id}: {e}") from None
 
     def alive(self) -> bool:
@@ -181,13 +183,13 @@ class _Session:
         marker = f"NPC-END-{next(self._ids)}"
         try:
             self.ws.write_stdin(f"{script}\necho {marker}\n")
-        except Exception as e:  # noqa: BLE001
+        except Exception as e:
             raise ProbeError(f"exec session in {self.src.id} broke: {e}") from None
         deadline = time.monotonic() + timeout
         out = ""
         while time.monotonic() < deadline:
             self.ws.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
-            out += self.ws.read_stdout(timeout=0)
+            out += str(self.ws.read_stdout(timeout=0))
             if marker in out:
                 return out.replace(marker, "NPC-END")
             if not self.ws.is_open():
@@ -195,10 +197,8 @@ class _Session:
         raise ProbeError(f"probe batch in {self.src.id} did not finish within {timeout:.0f}s")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(Exception):  # closing a dead socket
             self.ws.close()
-        except Exception:  # noqa: BLE001, S110 - closing a dead socket
-            pass
 
 
 class ProbeEngine:

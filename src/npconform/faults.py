@@ -1,0 +1,286 @@
+"""Broken platforms, on purpose: each fault breaks one safeguard on a running cluster and
+knows how to repair it, which part of the suite must catch it, and the words the
+failure must contain. The fault-injection tests (tests/faults) drive them."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from npconform.admission import get_constraint, set_enforcement
+from npconform.cluster.client import Clients
+from npconform.platform import kube
+from npconform.platform.capabilities import WEBHOOK_CONFIG
+from npconform.platform.install import (
+    CONSTRAINT_GROUP,
+    CONSTRAINT_PLURAL,
+    GK_NS,
+    constraint_enforced,
+    own_manifest,
+    template_ready,
+)
+
+CALICO = ("crd.projectcalico.org", "v1")
+CONSTRAINT = "require-networkpolicy"
+
+
+@dataclass
+class Fault:
+    name: str
+    what: str
+    inject: Callable[[Clients], None]
+    repair: Callable[[Clients], None]
+    selection: list[str]  # pytest arguments: the part of the suite that must catch it
+    expect: list[str]  # every string must appear in the failure output
+    extra_args: list[str] = field(default_factory=list)
+
+
+# ---- traffic -------------------------------------------------------------------------
+
+
+def _gnp(name: str, spec: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "apiVersion": "crd.projectcalico.org/v1",
+        "kind": "GlobalNetworkPolicy",
+        "metadata": {"name": name, "labels": {"app.kubernetes.io/part-of": "npconform-faults"}},
+        "spec": spec,
+    }
+
+
+def _create_gnp(body: dict[str, Any]) -> Callable[[Clients], None]:
+    def inject(c: Clients) -> None:
+        c.custom().create_cluster_custom_object(*CALICO, "globalnetworkpolicies", body)
+
+    return inject
+
+
+def _delete_gnp(name: str) -> Callable[[Clients], None]:
+    def repair(c: Clients) -> None:
+        try:
+            c.custom().delete_cluster_custom_object(*CALICO, "globalnetworkpolicies", name)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+
+    return repair
+
+
+ALLOW_ALL = _gnp(
+    "npconform-fault-allow-all",
+    {
+        "order": 0,
+        "selector": "all()",
+        "types": ["Ingress", "Egress"],
+        "ingress": [{"action": "Allow"}],
+        "egress": [{"action": "Allow"}],
+    },
+)
+TENANT_EGRESS = _gnp(
+    "npconform-fault-tenant-a-egress",
+    {
+        "order": 0,
+        "namespaceSelector": "tenant == 'tenant-a'",
+        "selector": "all()",
+        "types": ["Egress"],
+        "egress": [{"action": "Allow"}],
+    },
+)
+
+
+# ---- admission -----------------------------------------------------------------------
+
+
+def _saved(c: Clients, group: str, version: str, plural: str, name: str) -> dict[str, Any]:
+    obj = c.custom().get_cluster_custom_object(group, version, plural, name)
+    obj = copy.deepcopy(obj)
+    for k in ("resourceVersion", "uid", "creationTimestamp", "generation", "managedFields"):
+        obj["metadata"].pop(k, None)
+    obj.pop("status", None)
+    return dict(obj)
+
+
+class _Stash:
+    """Objects a fault removed, kept so that the repair puts back exactly them."""
+
+    items: dict[str, Any] = {}
+
+
+def _delete_constraint(c: Clients) -> None:
+    _Stash.items["constraint"] = _saved(
+        c, CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT
+    )
+    c.custom().delete_cluster_custom_object(
+        CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT
+    )
+    kube.wait_until("the constraint to be gone", lambda: get_constraint(c, CONSTRAINT) is None, 60)
+
+
+def _restore_constraint(c: Clients) -> None:
+    if get_constraint(c, CONSTRAINT) is None:
+        kube.apply(c, [_Stash.items["constraint"]])
+    _wait_enforced(c)
+
+
+def _wait_enforced(c: Clients) -> None:
+    kube.wait_until(
+        "the constraint to be enforced again", lambda: constraint_enforced(c, CONSTRAINT), 120
+    )
+
+
+def _mode(action: str) -> Callable[[Clients], None]:
+    def inject(c: Clients) -> None:
+        set_enforcement(c, CONSTRAINT, action)
+        _wait_enforced(c)
+
+    return inject
+
+
+def _scale_webhook(c: Clients, replicas: int) -> None:
+    client.AppsV1Api(c.api()).patch_namespaced_deployment_scale(
+        "gatekeeper-controller-manager", GK_NS, {"spec": {"replicas": replicas}}
+    )
+
+
+def _failure_policy(c: Clients, policy: str) -> None:
+    adm = client.AdmissionregistrationV1Api(c.api())
+    cfg = adm.read_validating_webhook_configuration(WEBHOOK_CONFIG)
+    body = c.api().sanitize_for_serialization(cfg)
+    for w in body["webhooks"]:
+        if w["name"] == "validation.gatekeeper.sh":
+            w["failurePolicy"] = policy
+    adm.replace_validating_webhook_configuration(WEBHOOK_CONFIG, body)
+
+
+def _webhook_down(c: Clients) -> None:
+    _failure_policy(c, "Ignore")
+    _scale_webhook(c, 0)
+    kube.wait_until(
+        "Gatekeeper's webhook pods to be gone",
+        lambda: (
+            not c.core()
+            .list_namespaced_pod(GK_NS, label_selector="control-plane=controller-manager")
+            .items
+        ),
+        120,
+    )
+
+
+def _webhook_up(c: Clients) -> None:
+    _scale_webhook(c, 3)
+    kube.wait_pods_ready(c, GK_NS, "control-plane=controller-manager", timeout=240, minimum=3)
+    _failure_policy(c, "Fail")
+    _wait_enforced(c)
+
+
+def _drop_sync(c: Clients) -> None:
+    _Stash.items["config"] = c.custom().get_namespaced_custom_object(
+        "config.gatekeeper.sh", "v1alpha1", GK_NS, "configs", "config"
+    )
+    c.custom().delete_namespaced_custom_object(
+        "config.gatekeeper.sh", "v1alpha1", GK_NS, "configs", "config"
+    )
+
+
+def _restore_sync(c: Clients) -> None:
+    kube.apply(c, own_manifest("gatekeeper/sync-config.yaml"))
+
+
+def _template_ignoring_expressions() -> list[dict[str, Any]]:
+    docs = own_manifest("gatekeeper/template.yaml")
+    rego = docs[0]["spec"]["targets"][0]["rego"]
+    start = rego.index("        match_expressions_ok(exprs, labels) {\n          exprs == null")
+    end = rego.index("        expression_ok(e, labels) {")
+    broken = "        match_expressions_ok(exprs, labels) {\n          true\n        }\n\n"
+    docs[0]["spec"]["targets"][0]["rego"] = rego[:start] + broken + rego[end:]
+    return docs
+
+
+def _break_template(c: Clients) -> None:
+    kube.apply(c, _template_ignoring_expressions())
+    kube.wait_until("the broken template on every pod", lambda: template_ready(c), 120)
+    _wait_enforced(c)
+
+
+def _fix_template(c: Clients) -> None:
+    kube.apply(c, own_manifest("gatekeeper/template.yaml"))
+    kube.wait_until("the template on every pod", lambda: template_ready(c), 120)
+    _wait_enforced(c)
+
+
+ADMISSION = "suites/admission/test_enforcement.py"
+
+FAULTS = [
+    Fault(
+        "cluster-wide allow-all above Kubernetes policies",
+        "a Calico GlobalNetworkPolicy of order 0 allowing all ingress and egress",
+        _create_gnp(ALLOW_ALL),
+        _delete_gnp(ALLOW_ALL["metadata"]["name"]),
+        ["suites/traffic/test_tenants.py", "suites/traffic/test_components.py"],
+        ["GlobalNetworkPolicy npconform-fault-allow-all", "allows all ingress", "leak"],
+    ),
+    Fault(
+        "egress not enforced for one tenant",
+        "a Calico GlobalNetworkPolicy of order 0 allowing all egress of tenant-a's pods",
+        _create_gnp(TENANT_EGRESS),
+        _delete_gnp(TENANT_EGRESS["metadata"]["name"]),
+        ["suites/traffic/test_tenants.py"],
+        [
+            "GlobalNetworkPolicy npconform-fault-tenant-a-egress",
+            "allows all egress",
+            "outside/sink",
+        ],
+    ),
+    Fault(
+        "require-networkpolicy constraint absent",
+        "the K8sRequireNetworkPolicy constraint deleted",
+        _delete_constraint,
+        _restore_constraint,
+        [ADMISSION],
+        ["the require-networkpolicy safeguard is absent"],
+    ),
+    Fault(
+        "constraint in warn while deny is expected",
+        "enforcementAction: warn",
+        _mode("warn"),
+        _mode("deny"),
+        [ADMISSION],
+        ["has enforcementAction 'warn', but 'deny' is expected"],
+    ),
+    Fault(
+        "constraint in dryrun while deny is expected",
+        "enforcementAction: dryrun",
+        _mode("dryrun"),
+        _mode("deny"),
+        [ADMISSION],
+        ["has enforcementAction 'dryrun', but 'deny' is expected"],
+    ),
+    Fault(
+        "Gatekeeper's webhook down with failurePolicy Ignore",
+        "gatekeeper-controller-manager scaled to 0, validation.gatekeeper.sh failurePolicy Ignore",
+        _webhook_down,
+        _webhook_up,
+        [ADMISSION],
+        ["webhook pods are not running (failurePolicy Ignore)", "silently admitted"],
+    ),
+    Fault(
+        "Gatekeeper not syncing NetworkPolicies",
+        "the Gatekeeper Config that syncs networking.k8s.io/v1 NetworkPolicy deleted",
+        _drop_sync,
+        _restore_sync,
+        [ADMISSION],
+        ["does not sync NetworkPolicies", "selected by a NetworkPolicy"],
+    ),
+    Fault(
+        "constraint template ignoring matchExpressions",
+        "the template's Rego treats every matchExpressions term as satisfied",
+        _break_template,
+        _fix_template,
+        ["suites/admission/test_selectors.py", "-k", "In or NotIn or Exists"],
+        ["In-value-not-listed: expected the webhook to deny it"],
+    ),
+]

@@ -1,0 +1,93 @@
+"""Proof that the suite fails on broken clusters, with the right diagnosis.
+
+For each fault: the part of the suite that checks the broken safeguard runs against the
+broken cluster (as an existing target, in a separate pytest process) and must fail with
+a message naming the cause; then the fault is repaired and the same part must pass."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from npconform.faults import FAULTS, Fault
+from npconform.session import RunState
+
+pytestmark = [pytest.mark.faults, pytest.mark.cluster]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def run_suite(state: RunState, fault: Fault, tmp: Path) -> tuple[int, str]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            *fault.selection,
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--target",
+            "existing",
+            "--kubeconfig",
+            str(state.kubeconfig),
+            "--expect-enforcement",
+            "deny",
+            "--allow-cluster-changes",
+            "--report-dir",
+            str(tmp),
+            *fault.extra_args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={**os.environ},
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+@pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
+def test_fault_is_caught_and_repair_passes(
+    fault: Fault, run_state: RunState, tmp_path: Path, record_evidence
+) -> None:
+    clients = run_state.clients()
+    fault.inject(clients)
+    try:
+        code, out = run_suite(run_state, fault, tmp_path / "broken")
+    finally:
+        fault.repair(clients)
+    missing = [s for s in fault.expect if s not in out]
+    caught = code == 1 and not missing
+    failed_tests = (
+        [
+            t["nodeid"]
+            for t in json.loads((tmp_path / "broken" / "results.json").read_text())["tests"]
+            if t["outcome"] in ("failed", "error")
+        ]
+        if (tmp_path / "broken" / "results.json").exists()
+        else []
+    )
+    code2, out2 = run_suite(run_state, fault, tmp_path / "repaired")
+    record_evidence(
+        "fault",
+        {
+            "fault": fault.name,
+            "what": fault.what,
+            "caught": caught,
+            "exit": code,
+            "caught_by": failed_tests,
+            "expect": fault.expect,
+            "repaired_exit": code2,
+        },
+    )
+    assert code == 1, f"the suite did not fail on '{fault.name}' (exit {code}):\n{out[-3000:]}"
+    assert not missing, f"the failure does not name the cause: missing {missing}\n{out[-5000:]}"
+    assert code2 == 0, (
+        f"after repairing '{fault.name}' the suite still fails (exit {code2}):\n{out2[-3000:]}"
+    )
