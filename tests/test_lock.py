@@ -86,3 +86,8 @@ def test_broken_lock_is_a_clear_error(tmp_path: Path) -> None:
 )
 def test_split_image(ref: str, expected: tuple[str, str, str]) -> None:
     assert split_image(ref) == expected
+
+
+def test_tox_uses_the_pinned_actionlint() -> None:
+    pin = load().raw["tools"]["actionlint"]
+    assert pin in (ROOT / "tox.ini").read_text()

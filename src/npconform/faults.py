@@ -15,13 +15,13 @@ from kubernetes.client.exceptions import ApiException
 from npconform.admission import get_constraint, set_enforcement
 from npconform.cluster.client import Clients
 from npconform.platform import kube
-from npconform.platform.capabilities import WEBHOOK_CONFIG
 from npconform.platform.install import (
     CONSTRAINT_GROUP,
     CONSTRAINT_PLURAL,
     GK_NS,
     constraint_enforced,
     own_manifest,
+    set_failure_policy,
     template_ready,
 )
 
@@ -146,18 +146,8 @@ def _scale_webhook(c: Clients, replicas: int) -> None:
     )
 
 
-def _failure_policy(c: Clients, policy: str) -> None:
-    adm = client.AdmissionregistrationV1Api(c.api())
-    cfg = adm.read_validating_webhook_configuration(WEBHOOK_CONFIG)
-    body = c.api().sanitize_for_serialization(cfg)
-    for w in body["webhooks"]:
-        if w["name"] == "validation.gatekeeper.sh":
-            w["failurePolicy"] = policy
-    adm.replace_validating_webhook_configuration(WEBHOOK_CONFIG, body)
-
-
 def _webhook_down(c: Clients) -> None:
-    _failure_policy(c, "Ignore")
+    set_failure_policy(c, "Ignore")
     _scale_webhook(c, 0)
     kube.wait_until(
         "Gatekeeper's webhook pods to be gone",
@@ -173,7 +163,7 @@ def _webhook_down(c: Clients) -> None:
 def _webhook_up(c: Clients) -> None:
     _scale_webhook(c, 3)
     kube.wait_pods_ready(c, GK_NS, "control-plane=controller-manager", timeout=240, minimum=3)
-    _failure_policy(c, "Fail")
+    set_failure_policy(c, "Fail")
     _wait_enforced(c)
 
 
@@ -191,12 +181,11 @@ def _restore_sync(c: Clients) -> None:
 
 
 def _template_ignoring_expressions() -> list[dict[str, Any]]:
+    """The project's template plus one more (OR-ed) definition of ``expression_ok`` that
+    holds for every term: matchExpressions stop mattering."""
     docs = own_manifest("gatekeeper/template.yaml")
-    rego = docs[0]["spec"]["targets"][0]["rego"]
-    start = rego.index("        match_expressions_ok(exprs, labels) {\n          exprs == null")
-    end = rego.index("        expression_ok(e, labels) {")
-    broken = "        match_expressions_ok(exprs, labels) {\n          true\n        }\n\n"
-    docs[0]["spec"]["targets"][0]["rego"] = rego[:start] + broken + rego[end:]
+    target = docs[0]["spec"]["targets"][0]
+    target["rego"] += "\nexpression_ok(e, labels) {\n  true\n}\n"
     return docs
 
 

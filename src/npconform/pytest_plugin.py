@@ -235,6 +235,11 @@ def record_evidence(request: pytest.FixtureRequest, pytestconfig: pytest.Config)
         append_evidence(state.evidence_dir, worker, request.node.nodeid, items)
 
 
+def run_state_of(config: pytest.Config) -> RunState | None:
+    """The run's state (None when no cluster was brought up, e.g. --collect-only)."""
+    return config.stash.get(_STATE, None)
+
+
 @pytest.fixture(scope="session")
 def run_state(pytestconfig: pytest.Config) -> RunState:
     state = pytestconfig.stash.get(_STATE, None)

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from npconform.cluster.client import Clients
@@ -91,6 +92,18 @@ def install_calico(
 # ---------------------------------------------------------------------------------------
 
 
+def set_failure_policy(clients: Clients, policy: str) -> None:
+    adm = client.AdmissionregistrationV1Api(clients.api())
+    name = "gatekeeper-validating-webhook-configuration"
+    patch = [
+        {"op": "replace", "path": f"/webhooks/{i}/failurePolicy", "value": policy}
+        for i, w in enumerate(adm.read_validating_webhook_configuration(name).webhooks or [])
+        if w.name == "validation.gatekeeper.sh"
+    ]
+    if patch:
+        adm.patch_validating_webhook_configuration(name, patch)
+
+
 def gatekeeper_version(clients: Clients) -> str | None:
     try:
         dep = clients.apps().read_namespaced_deployment("gatekeeper-controller-manager", GK_NS)
@@ -103,15 +116,9 @@ def gatekeeper_version(clients: Clients) -> str | None:
 
 
 def _tune(docs: list[dict[str, Any]]) -> None:
-    """Two settings of the platform the safeguard comes from: the validating webhook fails
-    closed (upstream defaults to Ignore, which admits everything while Gatekeeper is
-    down), and the audit runs every AUDIT_INTERVAL seconds instead of 60, so dryrun
-    checks are quick."""
+    """The audit runs every AUDIT_INTERVAL seconds instead of 60, so dryrun checks are
+    quick."""
     for d in docs:
-        if d.get("kind") == "ValidatingWebhookConfiguration":
-            for w in d.get("webhooks", []):
-                if w.get("name") == "validation.gatekeeper.sh":
-                    w["failurePolicy"] = "Fail"
         if d.get("kind") == "Deployment" and d["metadata"]["name"] == "gatekeeper-audit":
             c = d["spec"]["template"]["spec"]["containers"][0]
             c["args"] = [a for a in c.get("args", []) if not a.startswith("--audit-interval")]
@@ -133,7 +140,13 @@ def install_gatekeeper(
     t1 = time.monotonic()
     kube.wait_pods_ready(clients, GK_NS, "control-plane=controller-manager", timeout=300)
     kube.wait_pods_ready(clients, GK_NS, "control-plane=audit-controller", timeout=300)
-    rep.add("gatekeeper-ready", "ready", t1, "controller-manager and audit Ready")
+    # As on Compliant Kubernetes, the webhook fails closed (upstream installs it with
+    # Ignore, which admits everything while Gatekeeper is down). Only now: while no
+    # Gatekeeper pod runs, a closed webhook would refuse the CNI's own IPAM writes.
+    set_failure_policy(clients, "Fail")
+    rep.add(
+        "gatekeeper-ready", "ready", t1, "controller-manager and audit Ready, webhook fails closed"
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -1,0 +1,446 @@
+"""Benchmarks on one cluster, in one run: start-up, matrix evaluation against a
+one-exec-per-probe baseline, policy convergence, the whole suite with -n 1 and -n 2, and
+peak memory. Writes benchmarks/results.json and benchmarks/README.md."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes.stream import stream
+
+from npconform import NAME, __version__
+from npconform.cluster.options import RunOptions
+from npconform.lock import load
+from npconform.model.matrix import Cell, Matrix
+from npconform.probe.converge import observe
+from npconform.session import RunState, Session
+from npconform.world import PodDef, World
+
+ROOT = Path(__file__).resolve().parents[2]
+PORTS = [(8080, "TCP"), (8081, "TCP"), (8080, "UDP"), (8081, "UDP")]
+
+
+def machine() -> dict[str, Any]:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    mem = int(Path("/proc/meminfo").read_text().split()[1]) // 1024
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_mib": mem,
+        "kernel": platform.release(),
+        "os": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def _iso_to_epoch(ts: Any) -> float:
+    if isinstance(ts, datetime):
+        return ts.timestamp()
+    return datetime.fromisoformat(str(ts).replace("Z", "+00:00")).timestamp()
+
+
+def startup(opts: RunOptions, workdir: Path) -> tuple[Session, RunState, dict[str, float]]:
+    t0 = time.time()
+    s = Session(opts, workdir)
+    state = s.start()
+    nodes = json.loads(
+        subprocess.run(
+            [
+                "docker",
+                "inspect",
+                *[f"{opts.cluster_name}-control-plane"]
+                + [
+                    f"{opts.cluster_name}-worker{'' if i == 0 else i + 1}"
+                    for i in range(opts.workers)
+                ],
+            ],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    started = max(_iso_to_epoch(n["State"]["StartedAt"][:26] + "+00:00") for n in nodes)
+    api_nodes = state.clients().core().list_node().items
+    cp = [
+        n for n in api_nodes if "node-role.kubernetes.io/control-plane" in (n.metadata.labels or {})
+    ]
+    workers = [n for n in api_nodes if n not in cp]
+    out = {
+        "node_containers_started": round(started - t0, 1),
+        "control_plane_up": round(_iso_to_epoch(cp[0].metadata.creation_timestamp) - t0, 1),
+        "workers_joined": round(
+            max(_iso_to_epoch(n.metadata.creation_timestamp) for n in workers) - t0, 1
+        ),
+    }
+    acc = 0.0
+    for step in state.timings:
+        acc += float(step["seconds"])
+        out[f"{step['step']}_done"] = round(acc, 1)
+    out["total"] = round(time.time() - t0, 1)
+    return s, state, out
+
+
+def matrix_world(state: RunState) -> tuple[World, Matrix]:
+    w = World(state, state.clients(), "bench", "bench")
+    for ns in ("x", "y", "z"):
+        w.namespace(ns, {"ns": ns})
+    w.add_pods([PodDef(ns, p, {"pod": p}) for ns in ("x", "y", "z") for p in ("a", "b", "c")])
+    # Namespace x denies all ingress: a third of the probes are blocked and time out.
+    w.apply(
+        {
+            "metadata": {"name": "deny-ingress", "namespace": "x"},
+            "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+        }
+    )
+    ids = [f"{ns}/{p}" for ns in ("x", "y", "z") for p in ("a", "b", "c")]
+    m = Matrix()
+    for s in ids:
+        for d in ids:
+            for port, proto in PORTS:
+                m[Cell(s, d, port, proto)] = s == d or not d.startswith("x/")
+    w.expect("bench matrix", m)  # converged before timing
+    return w, m
+
+
+def time_engine(w: World, m: Matrix, rounds: int = 5) -> dict[str, Any]:
+    probes = w.probes_for(m)
+    times = []
+    for _ in range(rounds):
+        t0 = time.monotonic()
+        got = observe(w.engine, probes, list(m))
+        times.append(time.monotonic() - t0)
+        assert not m.mismatches(got), "the benchmark matrix changed under the engine"
+    med = statistics.median(times)
+    return {
+        "probes": len(m),
+        "rounds": rounds,
+        "seconds_median": round(med, 2),
+        "seconds_min": round(min(times), 2),
+        "seconds_max": round(max(times), 2),
+        "probes_per_second": round(len(m) / med, 1),
+        "udp_wait_s": 2 * w.engine.timeout,
+        "tcp_timeout_s": w.engine.timeout,
+    }
+
+
+def time_baseline(w: World, m: Matrix, workers: int = 3) -> dict[str, Any]:
+    """Kubernetes' netpol e2e way: one exec per probe running `agnhost connect`, 3 workers."""
+    api_local = threading.local()
+
+    def one(cell: Cell) -> bool:
+        if not hasattr(api_local, "core"):
+            api_local.core = client.CoreV1Api(w.clients.new())
+        src = w.source(cell.src)
+        host = w.target_hosts(cell.dst)[0]
+        cmd = [
+            "/agnhost",
+            "connect",
+            f"{host}:{cell.port}",
+            "--timeout=1s",
+            f"--protocol={cell.protocol.lower()}",
+        ]
+        resp = stream(
+            api_local.core.connect_get_namespaced_pod_exec,
+            src.pod,
+            src.namespace,
+            container=src.container,
+            command=cmd,
+            stdin=False,
+            stdout=True,
+            stderr=True,
+            tty=False,
+            _preload_content=False,
+        )
+        resp.run_forever(timeout=20)
+        code = resp.returncode
+        resp.close()
+        return bool(code == 0)
+
+    t0 = time.monotonic()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        results = dict(zip(list(m), pool.map(one, list(m)), strict=True))
+    secs = time.monotonic() - t0
+    wrong = sum(1 for c, v in results.items() if v != m[c])
+    return {
+        "probes": len(m),
+        "workers": workers,
+        "seconds": round(secs, 1),
+        "probes_per_second": round(len(m) / secs, 2),
+        "disagreements_with_expected": wrong,
+    }
+
+
+def convergence(w: World, repeats: int = 3) -> dict[str, Any]:
+    ids = [f"{ns}/{p}" for ns in ("x", "y", "z") for p in ("a", "b", "c")]
+    cols = [(8080, "TCP"), (8081, "TCP")]
+
+    def m(allowed: Any) -> Matrix:
+        return Matrix(
+            {
+                Cell(s, d, port, proto): bool(allowed(s, d, port))
+                for s in ids
+                for d in ids
+                if s != d
+                for port, proto in cols
+            }
+        )
+
+    out: dict[str, list[float]] = {"new": [], "changed": [], "deleted": []}
+    w.delete_all_policies()
+    w.expect("baseline", m(lambda s, d, p: True))
+    for _ in range(repeats):
+        w.apply(
+            {
+                "metadata": {"name": "deny-y", "namespace": "y"},
+                "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
+            }
+        )
+        out["new"].append(
+            w.expect("new", m(lambda s, d, p: not d.startswith("y/"))).outcome.converge_seconds
+        )
+        w.apply(
+            {
+                "metadata": {"name": "deny-y", "namespace": "y"},
+                "spec": {
+                    "podSelector": {},
+                    "policyTypes": ["Ingress"],
+                    "ingress": [{"ports": [{"port": 8080}]}],
+                },
+            }
+        )
+        out["changed"].append(
+            w.expect(
+                "changed", m(lambda s, d, p: not d.startswith("y/") or p == 8080)
+            ).outcome.converge_seconds
+        )
+        w.delete("y", "deny-y")
+        out["deleted"].append(w.expect("deleted", m(lambda s, d, p: True)).outcome.converge_seconds)
+    return {
+        k: {"median_s": round(statistics.median(v), 2), "max_s": round(max(v), 2), "samples": v}
+        for k, v in out.items()
+    }
+
+
+class MemorySampler:
+    """Peak memory of the cluster's node containers (docker stats), sampled every 2 s."""
+
+    def __init__(self, prefix: str) -> None:
+        self.prefix = prefix
+        self.peak_mib = 0.0
+        self._stop = threading.Event()
+        self._t = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self) -> None:
+        while not self._stop.wait(2):
+            out = subprocess.run(
+                ["docker", "stats", "--no-stream", "--format", "{{.Name}} {{.MemUsage}}"],
+                capture_output=True,
+                text=True,
+                check=False,
+            ).stdout
+            total = 0.0
+            for line in out.splitlines():
+                name, _, usage = line.partition(" ")
+                if name.startswith(self.prefix):
+                    total += _mib(usage.split("/")[0].strip())
+            self.peak_mib = max(self.peak_mib, total)
+
+    def __enter__(self) -> MemorySampler:
+        self._t.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._t.join()
+
+
+def _mib(text: str) -> float:
+    units = {
+        "KiB": 1 / 1024,
+        "MiB": 1,
+        "GiB": 1024,
+        "B": 1 / 2**20,
+        "kB": 1 / 1024,
+        "MB": 1,
+        "GB": 1024,
+    }
+    for u in sorted(units, key=len, reverse=True):
+        if text.endswith(u):
+            return float(text[: -len(u)]) * units[u]
+    return 0.0
+
+
+def whole_suite(cluster: str, workers: int, report: Path) -> dict[str, Any]:
+    t0 = time.monotonic()
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites",
+            "-n",
+            str(workers),
+            "--dist",
+            "loadgroup",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--cluster-name",
+            cluster,
+            "--reuse-cluster",
+            "--keep-cluster",
+            "--report-dir",
+            str(report),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    secs = time.monotonic() - t0
+    tail = [ln for ln in proc.stdout.splitlines() if " passed" in ln or " failed" in ln][-1:]
+    return {
+        "workers": workers,
+        "seconds": round(secs, 1),
+        "exit": proc.returncode,
+        "summary": tail[0].strip("= ") if tail else "",
+    }
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m, s, e, b, c = (
+        r["machine"],
+        r["startup"],
+        r["matrix"]["engine"],
+        r["matrix"]["baseline"],
+        r["convergence"],
+    )
+    lines = [
+        "# npconform benchmarks",
+        "",
+        f"Measured {r['date']} with npconform {r['version']} on {m['cpus']} CPUs ({m['cpu']}), "
+        f"{m['memory_mib']} MiB RAM, kernel {m['kernel']}; kind cluster of one control plane and "
+        f"two workers, Kubernetes {r['kubernetes']}, Calico {r['calico']}, "
+        f"Gatekeeper {r['gatekeeper']}, offline images.",
+        "Regenerate with `scripts/bench` (or `tox -e bench`).",
+        "",
+        "## Cluster start-up (seconds since `kind create`)",
+        "",
+        "| step | seconds |",
+        "|---|---|",
+        *[f"| {k.replace('_', ' ')} | {v} |" for k, v in s.items()],
+        "",
+        "## One matrix evaluation",
+        "",
+        "9 pods x 9 pods x 2 ports x TCP and UDP, namespace x denying all ingress (a third of",
+        "the probes blocked: TCP times out at 1 s, UDP waits 2 s for an answer).",
+        "",
+        "| engine | probes | seconds | probes/s |",
+        "|---|---|---|---|",
+        f"| npconform, one exec per source pod (median of {e['rounds']}) | {e['probes']} | "
+        f"{e['seconds_median']} (min {e['seconds_min']}) | {e['probes_per_second']} |",
+        f"| baseline: one exec per probe, {b['workers']} workers (netpol e2e style) | "
+        f"{b['probes']} | "
+        f"{b['seconds']} | {b['probes_per_second']} |",
+        f"| **speed-up** | | **{r['matrix']['speedup']}x** | |",
+        "",
+        "## Policy convergence (Calico; seconds until every cell agrees)",
+        "",
+        "| change | median | max |",
+        "|---|---|---|",
+        *[f"| {k} policy | {v['median_s']} | {v['max_s']} |" for k, v in c.items()],
+        "",
+        "## Whole suite on the warm cluster",
+        "",
+        "| pytest workers | seconds | result |",
+        "|---|---|---|",
+        *[f"| -n {x['workers']} | {x['seconds']} | {x['summary']} |" for x in r["suite"]],
+        "",
+        "## Peak memory",
+        "",
+        f"- cluster (sum of the node containers): {r['memory']['cluster_peak_mib']:.0f} MiB",
+        "- test processes (largest single process): "
+        f"{r['memory']['test_process_peak_mib']:.0f} MiB",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="bench", description=__doc__)
+    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks")
+    ap.add_argument("--cluster-name", default=f"{NAME}-bench")
+    ap.add_argument("--skip-suite", action="store_true", help="skip the whole-suite runs")
+    args = ap.parse_args(argv)
+    opts = RunOptions(cluster_name=args.cluster_name, images="auto")
+    workdir = (ROOT / "reports" / ".bench").resolve()
+    session, state, start = startup(opts, workdir)
+    results: dict[str, Any] = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
+        "version": __version__,
+        "machine": machine(),
+        "kubernetes": state.capabilities.kubernetes_version,
+        "gatekeeper": state.capabilities.gatekeeper_version,
+        "calico": load().module("calico").display_version,
+        "startup": start,
+    }
+    try:
+        w, m = matrix_world(state)
+        try:
+            eng = time_engine(w, m)
+            base = time_baseline(w, m)
+            results["matrix"] = {
+                "engine": eng,
+                "baseline": base,
+                "speedup": round(base["seconds"] / eng["seconds_median"], 1),
+            }
+            results["convergence"] = convergence(w)
+        finally:
+            w.close(wait=60)
+        suite = []
+        with MemorySampler(args.cluster_name) as mem:
+            if not args.skip_suite:
+                for n in (1, 2):
+                    suite.append(whole_suite(args.cluster_name, n, workdir / f"suite-n{n}"))
+        results["suite"] = suite
+        results["memory"] = {
+            "cluster_peak_mib": round(mem.peak_mib, 1),
+            "test_process_peak_mib": round(
+                max(
+                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
+                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                )
+                / 1024,
+                1,
+            ),
+        }
+    finally:
+        opts.keep_cluster = False
+        session.finish()
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "README.md").write_text(markdown(results))
+    print(markdown(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
