@@ -57,6 +57,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("NPCONFORM_CNI", "calico"),
         help=f"CNI for kind clusters: {', '.join(CNIS)} (default calico)",
     )
+    g.addoption(
+        "--no-cni-firewall",
+        action="store_true",
+        help="fault injection: install the CNI with NetworkPolicy enforcement off "
+        "(kube-router without its firewall)",
+    )
     g.addoption("--node-image", default=None, help="kind node image (default: versions.toml)")
     g.addoption("--workers", type=int, default=2, help="kind worker nodes (default 2)")
     g.addoption("--cluster-name", default=NAME, help="kind cluster name")
@@ -119,6 +125,7 @@ def options_from(config: pytest.Config) -> RunOptions:
         kubeconfig=o.npc_kubeconfig,
         context=o.npc_context,
         cni=o.cni,
+        cni_firewall=not o.no_cni_firewall,
         node_image=o.node_image,
         workers=o.workers,
         cluster_name=o.cluster_name,

@@ -133,8 +133,10 @@ class Session:
         t0 = time.monotonic()
         if self.opts.cni == "calico":
             install.install_calico(clients, self.lock, cache, offline, rep)
+        elif self.opts.cni == "kube-router":
+            install.install_kube_router(clients, self.lock, self.opts.cni_firewall, rep)
         else:
-            raise UsageError(f"installing CNI '{self.opts.cni}' is not supported yet; use calico")
+            raise UsageError(f"installing CNI '{self.opts.cni}' needs images this run cannot get")
         say("CNI ready", t0)
         t1 = time.monotonic()
         install.install_gatekeeper(clients, self.lock, cache, offline, rep)

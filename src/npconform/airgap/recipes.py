@@ -155,6 +155,7 @@ def go_targets(lock: Lock) -> list[GoTarget]:
                 f"github.com/containernetworking/plugins/plugins/{p}"
                 for p in (
                     "ipam/host-local",
+                    "main/bridge",
                     "main/loopback",
                     "main/ptp",
                     "meta/portmap",
@@ -567,8 +568,19 @@ def image_specs(lock: Lock) -> list[ImageSpec]:
         ImageSpec(
             "kube-router",
             "runtime",
-            [("go:kube-router", "kube-router", "/usr/local/bin/kube-router")],
-            ['ENTRYPOINT ["/usr/local/bin/kube-router"]'],
+            [
+                ("go:kube-router", "kube-router", "/usr/local/bin/kube-router"),
+                *[
+                    ("go:cni-plugins", name, f"/usr/libexec/cni/{name}")
+                    for name in ("bridge", "portmap", "host-local", "loopback")
+                ],
+            ],
+            [
+                # kube-router's own installer of those CNI plugins into the node's /opt/cni/bin
+                "RUN install -m 0755 /usr/local/share/kube-router/cni-install /usr/local/bin/",
+                'ENTRYPOINT ["/usr/local/bin/kube-router"]',
+            ],
+            trees=[("kube-router", "build/image-assets", "/usr/local/share/kube-router")],
         ),
     ]
 

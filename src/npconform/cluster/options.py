@@ -27,6 +27,7 @@ class RunOptions:
     kubeconfig: Path | None = None
     context: str | None = None
     cni: str = "calico"
+    cni_firewall: bool = True  # False: the CNI ignores NetworkPolicies (fault injection)
     node_image: str | None = None
     workers: int = 2
     cluster_name: str = NAME

@@ -8,7 +8,7 @@ from kubernetes.client.exceptions import ApiException
 
 from npconform.cluster.client import Clients
 from npconform.platform import kube
-from npconform.platform.install import detect_cni
+from npconform.platform.install import detect_cni, kube_router_firewall
 
 
 def _calico_policies(clients: Clients) -> list[tuple[str, dict[str, Any]]]:
@@ -49,6 +49,11 @@ def traffic_causes(clients: Clients, leaks: int, losses: int) -> list[str]:
         hints.append("no known CNI DaemonSet found: NetworkPolicies may not be enforced at all")
     elif cni == "calico" and not kube.pods_ready(clients, "kube-system", "k8s-app=calico-node"):
         hints.append("not every calico-node pod is Ready: its node enforces no or stale policy")
+    elif cni == "kube-router" and kube_router_firewall(clients) is False:
+        hints.append(
+            "kube-router runs without its firewall (--run-firewall=false): it routes pod "
+            "traffic but enforces no NetworkPolicy"
+        )
     if leaks:
         for name, pol in _calico_policies(clients):
             order = pol.get("spec", {}).get("order")

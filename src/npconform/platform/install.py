@@ -87,6 +87,36 @@ def install_calico(
     rep.add("cni-ready", "ready", t1, "calico-node, calico-kube-controllers, coredns Ready")
 
 
+def install_kube_router(clients: Clients, lock: Lock, firewall: bool, rep: InstallReport) -> None:
+    """kube-router as the CNI (routing), with its NetworkPolicy firewall unless disabled."""
+    t0 = time.monotonic()
+    found = detect_cni(clients)
+    if found == "kube-router":
+        rep.add("cni", "found", t0, "kube-router already installed")
+    elif found is not None:
+        raise WaitTimeout(f"the cluster already runs CNI '{found}'; cannot install kube-router")
+    else:
+        text = (MANIFESTS / "cni" / "kube-router.yaml").read_text()
+        text = text.replace("image: IMAGE", f"image: {lock.image('kube-router')}")
+        text = text.replace("--run-firewall=FIREWALL", f"--run-firewall={str(firewall).lower()}")
+        kube.apply(clients, kube.load_documents(text))
+        rep.add("cni-apply", "installed", t0, f"{lock.image('kube-router')} firewall={firewall}")
+    t1 = time.monotonic()
+    kube.wait_pods_ready(clients, "kube-system", "k8s-app=kube-router", timeout=300)
+    kube.wait_pods_ready(clients, "kube-system", "k8s-app=kube-dns", timeout=180)
+    rep.add("cni-ready", "ready", t1, "kube-router, coredns Ready")
+
+
+def kube_router_firewall(clients: Clients) -> bool | None:
+    """Whether the cluster's kube-router enforces NetworkPolicies (None: no kube-router)."""
+    try:
+        ds = clients.apps().read_namespaced_daemon_set("kube-router", "kube-system")
+    except ApiException:
+        return None
+    args = [a for c in ds.spec.template.spec.containers for a in (c.args or [])]
+    return "--run-firewall=true" in args or "--run-firewall" in args
+
+
 # ---------------------------------------------------------------------------------------
 # Gatekeeper
 # ---------------------------------------------------------------------------------------
