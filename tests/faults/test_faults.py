@@ -91,3 +91,58 @@ def test_fault_is_caught_and_repair_passes(
     assert code2 == 0, (
         f"after repairing '{fault.name}' the suite still fails (exit {code2}):\n{out2[-3000:]}"
     )
+
+
+def run_own_cluster(args: list[str], tmp: Path) -> tuple[int, str]:
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "suites/traffic/test_tenants.py",
+            "suites/traffic/test_components.py",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "--cni",
+            "kube-router",
+            "--cluster-name",
+            "npconform-cni-fault",
+            "--report-dir",
+            str(tmp),
+            *args,
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ},
+    )
+    return proc.returncode, proc.stdout + proc.stderr
+
+
+def test_cni_ignoring_networkpolicies_is_caught(tmp_path: Path, record_evidence) -> None:
+    """A CNI that routes pod traffic but ignores NetworkPolicies (kube-router without its
+    firewall), on a kind cluster of its own; then the same CNI with its firewall on."""
+    code, out = run_own_cluster(["--no-cni-firewall"], tmp_path / "broken")
+    expect = ["kube-router runs without its firewall", "leak"]
+    missing = [s for s in expect if s not in out]
+    code2, out2 = run_own_cluster([], tmp_path / "repaired")
+    record_evidence(
+        "fault",
+        {
+            "fault": "CNI ignoring NetworkPolicies",
+            "what": "kube-router routing pod traffic with --run-firewall=false",
+            "caught": code == 1 and not missing,
+            "exit": code,
+            "caught_by": [
+                "test_tenant_pairs_are_segregated",
+                "test_components_only_required_flows",
+            ],
+            "expect": expect,
+            "repaired_exit": code2,
+        },
+    )
+    assert code == 1, f"the suite did not fail on a CNI without policy enforcement:\n{out[-3000:]}"
+    assert not missing, f"the failure does not name the cause: missing {missing}\n{out[-5000:]}"
+    assert code2 == 0, f"with kube-router's firewall on the suite still fails:\n{out2[-3000:]}"
