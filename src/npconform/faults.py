@@ -201,6 +201,43 @@ def _fix_template(c: Clients) -> None:
     _wait_enforced(c)
 
 
+def _set_excluded(c: Clients, namespaces: list[str]) -> None:
+    c.custom().patch_cluster_custom_object(
+        CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT,
+        {"spec": {"match": {"excludedNamespaces": namespaces}}},
+    )  # fmt: skip
+    _wait_enforced(c)
+
+
+def _no_exemptions(c: Clients) -> None:
+    _Stash.items["excluded"] = _saved(
+        c, CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT
+    )["spec"]["match"].get("excludedNamespaces", [])
+    _set_excluded(c, [])
+
+
+def _restore_exemptions(c: Clients) -> None:
+    _set_excluded(c, _Stash.items["excluded"])
+
+
+def _scale_audit(replicas: int) -> Callable[[Clients], None]:
+    def do(c: Clients) -> None:
+        client.AppsV1Api(c.api()).patch_namespaced_deployment_scale(
+            "gatekeeper-audit", GK_NS, {"spec": {"replicas": replicas}}
+        )
+        sel = "control-plane=audit-controller"
+        if replicas:
+            kube.wait_pods_ready(c, GK_NS, sel, timeout=240)
+        else:
+            kube.wait_until(
+                "the audit pod to be gone",
+                lambda: not c.core().list_namespaced_pod(GK_NS, label_selector=sel).items,
+                120,
+            )
+
+    return do
+
+
 ADMISSION = "suites/admission/test_enforcement.py"
 
 FAULTS = [
@@ -263,6 +300,25 @@ FAULTS = [
         _restore_sync,
         [ADMISSION],
         ["does not sync NetworkPolicies", "selected by a NetworkPolicy"],
+    ),
+    Fault(
+        "constraint reaching platform namespaces",
+        "the constraint's excludedNamespaces emptied: kube-system is matched",
+        _no_exemptions,
+        _restore_exemptions,
+        ["suites/admission/test_scope.py"],
+        [
+            "pod without policy in kube-system (dry run): expected admission without warning",
+            "denied",
+        ],
+    ),
+    Fault(
+        "Gatekeeper audit not running",
+        "gatekeeper-audit scaled to 0: nothing fills the constraint's status.violations",
+        _scale_audit(0),
+        _scale_audit(1),
+        ["suites/admission/test_audit.py"],
+        ["audit did not list it"],
     ),
     Fault(
         "constraint template ignoring matchExpressions",

@@ -46,8 +46,7 @@ def constraint(run_state: RunState, clients: Clients) -> Constraint:
     }
     if not kinds or "*" in kinds:
         kinds = set(adm.API_VERSIONS)
-    # The audit runs every AUDIT_INTERVAL s on npconform's own cluster, 60 s by default.
-    interval = install.AUDIT_INTERVAL if run_state.options.target == "kind" else 60
+    interval = run_state.capabilities.audit_interval
     return Constraint(
         c["metadata"]["name"], c["spec"].get("enforcementAction", "deny"), kinds, 3 * interval + 30
     )

@@ -46,6 +46,7 @@ class Capabilities:
     sync_networkpolicies: bool = False
     webhook_registered: bool = False
     webhook_failure_policy: str | None = None
+    audit_interval: int = 60  # seconds between Gatekeeper audit runs (its default: 60)
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -143,6 +144,19 @@ def webhook(clients: Clients) -> tuple[bool, str | None]:
     return False, None
 
 
+def audit_interval(clients: Clients) -> int:
+    """Gatekeeper's audit interval, from the audit Deployment's flags (default 60 s)."""
+    try:
+        dep = clients.apps().read_namespaced_deployment("gatekeeper-audit", GK_NS)
+    except ApiException:
+        return 60
+    for c in dep.spec.template.spec.containers:
+        for a in c.args or []:
+            if a.startswith("--audit-interval="):
+                return int(a.split("=", 1)[1])
+    return 60
+
+
 def discover(clients: Clients) -> Capabilities:
     caps = Capabilities()
     caps.kubernetes_version = clients.check_reachable()
@@ -163,6 +177,7 @@ def discover(clients: Clients) -> Capabilities:
         caps.exemption_label = exemption_label(c)
     caps.sync_networkpolicies = sync_includes_netpol(clients)
     caps.webhook_registered, caps.webhook_failure_policy = webhook(clients)
+    caps.audit_interval = audit_interval(clients)
     if caps.constraint_name is None:
         caps.notes.append(f"no {CONSTRAINT_KIND} constraint found")
     return caps
