@@ -151,18 +151,43 @@ def service_manifest(plan: PodPlan, run_id: str) -> dict[str, Any]:
     }
 
 
-def ensure_namespace(clients: Clients, name: str, labels: Mapping[str, str], run_id: str) -> None:
+def ensure_namespace(
+    clients: Clients,
+    name: str,
+    labels: Mapping[str, str],
+    run_id: str,
+    terminating_wait: float = 120,
+) -> None:
     body = {
         "apiVersion": "v1",
         "kind": "Namespace",
         "metadata": {"name": name, "labels": {**labels, RUN_LABEL: run_id, MANAGED_LABEL: NAME}},
     }
-    try:
-        clients.core().create_namespace(body)
-    except ApiException as e:
-        if e.status != 409:
+    core = clients.core()
+    deadline = time.monotonic() + terminating_wait
+    while True:
+        try:
+            core.create_namespace(body)
+            return
+        except ApiException as e:
+            if e.status != 409:
+                raise
+        try:
+            current = core.read_namespace(name)
+        except ApiException as e:
+            if e.status == 404:
+                continue  # it finished terminating in between
             raise
-        clients.core().patch_namespace(name, {"metadata": {"labels": dict(labels)}})
+        if current.metadata.deletion_timestamp is None:
+            core.patch_namespace(name, {"metadata": {"labels": dict(labels)}})
+            return
+        # A namespace of the same name from an earlier scenario is still terminating:
+        # creating content in it is refused, so wait (bounded) until it is gone.
+        if time.monotonic() > deadline:
+            raise TimeoutError(
+                f"namespace {name} is still terminating after {terminating_wait:.0f}s"
+            )
+        time.sleep(0.5)
 
 
 def set_namespace_labels(clients: Clients, name: str, labels: Mapping[str, str | None]) -> None:

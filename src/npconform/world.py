@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -221,16 +220,27 @@ class World:
                 return f"{logical}/{name}"
         raise KeyError(real)
 
-    def recreate_pod(self, pod_id: str, labels: Mapping[str, str] | None = None) -> tuple[str, str]:
-        """Delete and recreate a pod (new IP, maybe new labels); returns (old IP, new IP)."""
-        p = self.pods[pod_id]
-        old = self.pod_state[pod_id].ip
-        delete_pod(self.clients, self.real_ns(p.ns), p.name)
-        if labels is not None:
-            p.labels = dict(labels)
+    def recreate_pod(
+        self, pod_id: str, labels: Mapping[str, str] | None = None
+    ) -> tuple[str, str, str]:
+        """Replace a pod, as a controller would: the new one (maybe with new labels) is
+        created under a new name before the old one is deleted, so its address differs.
+        Returns (new pod id, old IP, new IP)."""
+        old = self.pods[pod_id]
+        n = sum(1 for p in self.pods if p.startswith(pod_id))
+        new = PodDef(
+            old.ns,
+            f"{old.name}-r{n}",
+            dict(labels if labels is not None else old.labels),
+            old.ports,
+            dict(old.port_names),
+        )
+        old_ip = self.pod_state[pod_id].ip
+        self.add_pods([new])
+        delete_pod(self.clients, self.real_ns(old.ns), old.name)
         del self.pods[pod_id]
-        self.add_pods([p])
-        return old, self.pod_state[pod_id].ip
+        del self.pod_state[pod_id]
+        return new.id, old_ip, self.pod_state[new.id].ip
 
     def relabel_pod(self, pod_id: str, labels: Mapping[str, str | None]) -> None:
         p = self.pods[pod_id]
@@ -331,12 +341,6 @@ class World:
                 )
             )
         return PolicyEngine(namespaces, pods, list(self.policies.values()))
-
-    def peer(self, pid: str) -> PodModel | ExternalPeer:
-        if pid.startswith("ext/"):
-            e = self.externals[pid[4:]]
-            return ExternalPeer(e.name, e.ip)
-        return self.oracle().pod(pid)
 
     def computed(
         self, sources: Sequence[str], targets: Sequence[str], ports: Sequence[Port]
@@ -462,7 +466,3 @@ def full_matrix(
             for port, proto in ports:
                 m[Cell(s, t, port, proto)] = allowed
     return m
-
-
-def elapsed(t0: float) -> float:
-    return round(time.monotonic() - t0, 2)
