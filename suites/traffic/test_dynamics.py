@@ -43,6 +43,20 @@ def world(make_world, request):
 SOURCES = ["x/client", "y/client", "y/other"]
 
 
+def server_ingress_from(name: str, namespace_selector: dict) -> dict:
+    """Ingress to x/server from pods labelled role=client in the selected namespaces."""
+    peer = {
+        "namespaceSelector": namespace_selector,
+        "podSelector": {"matchLabels": {"role": "client"}},
+    }
+    spec = {
+        "podSelector": {"matchLabels": {"app": "server"}},
+        "policyTypes": ["Ingress"],
+        "ingress": [{"from": [peer]}],
+    }
+    return np("x", name, spec)
+
+
 def test_policy_update_and_delete(world) -> None:
     w = world
 
@@ -64,26 +78,7 @@ def test_policy_update_and_delete(world) -> None:
 
 def test_pod_and_namespace_relabelling(world) -> None:
     w = world
-    w.apply(
-        np(
-            "x",
-            "from-blue-clients",
-            {
-                "podSelector": {"matchLabels": {"app": "server"}},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {"matchLabels": {"team": "blue"}},
-                                "podSelector": {"matchLabels": {"role": "client"}},
-                            }
-                        ]
-                    }
-                ],
-            },
-        )
-    )
+    w.apply(server_ingress_from("from-blue-clients", {"matchLabels": {"team": "blue"}}))
     w.expect("blue clients only", into_server(w, SOURCES, lambda s, p: s == "y/client"))
     w.relabel_pod("y/other", {"role": "client"})
     w.expect(
@@ -101,26 +96,7 @@ def test_pod_and_namespace_relabelling(world) -> None:
 
 def test_recreated_pod_keeps_its_verdict_not_its_address(world) -> None:
     w = world
-    w.apply(
-        np(
-            "x",
-            "from-clients",
-            {
-                "podSelector": {"matchLabels": {"app": "server"}},
-                "policyTypes": ["Ingress"],
-                "ingress": [
-                    {
-                        "from": [
-                            {
-                                "namespaceSelector": {},
-                                "podSelector": {"matchLabels": {"role": "client"}},
-                            }
-                        ]
-                    }
-                ],
-            },
-        )
-    )
+    w.apply(server_ingress_from("from-clients", {}))
     w.expect("clients only", into_server(w, SOURCES, lambda s, p: s != "y/other"))
     new, old_ip, new_ip = w.recreate_pod("y/client")
     assert old_ip != new_ip
