@@ -3,6 +3,7 @@
 npconform cleanup               remove what interrupted runs left behind
 npconform verifier-kubeconfig   a kubeconfig bound to the minimal verifier ClusterRole
 npconform deployed              the reachability the NetworkPolicies of namespaces imply
+                                (--verify: also probe it from a short-lived pod)
 """
 
 from __future__ import annotations
@@ -106,11 +107,31 @@ def cmd_verifier_kubeconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_deployed(args: argparse.Namespace) -> int:
-    from npconform.deployed import report_deployed
+    from npconform.deployed import parse_ports, report_deployed, verify_deployed
 
+    try:
+        parse_ports(args.ports)
+    except ValueError as e:
+        raise UsageError(f"--ports: {e}") from None
     c = _clients(args)
+    from npconform.workload import namespace_exists
+
+    missing = [n for n in args.namespaces if not namespace_exists(c, n)]
+    if missing:
+        raise UsageError("no such namespace: " + ", ".join(missing))
     print(report_deployed(c, args.namespaces, ports=args.ports))
-    return 0
+    if not args.verify:
+        return 0
+    from npconform.lock import load
+
+    image = args.probe_image or load().image("agnhost")
+    try:
+        v = verify_deployed(c, args.namespaces, image, ports=args.ports, timeout=args.timeout)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    print()
+    print(v.text())
+    return 0 if v.ok else 1
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -138,6 +159,14 @@ def main(argv: list[str] | None = None) -> int:
         default="",
         help="port/protocol columns, e.g. 8080/TCP,53/UDP (default: pods' ports)",
     )
+    dp.add_argument(
+        "--verify",
+        action="store_true",
+        help="also probe the pods' TCP ports from a short-lived pod in a namespace of its own "
+        "(sends traffic to the pods: opt-in)",
+    )
+    dp.add_argument("--probe-image", default=None, help="image of the probe pod (agnhost)")
+    dp.add_argument("--timeout", type=float, default=1.0, help="per-probe timeout, seconds")
     args = ap.parse_args(argv)
     try:
         return {

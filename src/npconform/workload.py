@@ -313,16 +313,42 @@ def delete_policy(clients: Clients, namespace: str, name: str) -> None:
             raise
 
 
-def delete_namespaces(clients: Clients, selector: str, wait: float = 0) -> list[str]:
-    """Delete every namespace matching ``selector``; optionally wait until they are gone."""
+def _delete_namespaces_now(clients: Clients, names: Sequence[str]) -> None:
     core = clients.core()
-    names = [n.metadata.name for n in core.list_namespace(label_selector=selector).items]
     for n in names:
         try:
             core.delete_namespace(n, grace_period_seconds=0)
         except ApiException as e:
             if e.status != 404:
                 raise
+
+
+def delete_namespace_names(clients: Clients, names: Sequence[str], wait: float = 0) -> None:
+    """Delete the named namespaces (absent ones are fine); optionally wait until gone."""
+    _delete_namespaces_now(clients, names)
+    deadline = time.monotonic() + wait
+    left = list(names)
+    while left and time.monotonic() < deadline:
+        left = [n for n in left if namespace_exists(clients, n)]
+        if left:
+            time.sleep(1)
+
+
+def namespace_exists(clients: Clients, name: str) -> bool:
+    try:
+        clients.core().read_namespace(name)
+    except ApiException as e:
+        if e.status == 404:
+            return False
+        raise
+    return True
+
+
+def delete_namespaces(clients: Clients, selector: str, wait: float = 0) -> list[str]:
+    """Delete every namespace matching ``selector``; optionally wait until they are gone."""
+    core = clients.core()
+    names = [n.metadata.name for n in core.list_namespace(label_selector=selector).items]
+    _delete_namespaces_now(clients, names)
     if wait and names:
         deadline = time.monotonic() + wait
         while time.monotonic() < deadline:

@@ -35,7 +35,6 @@ from npconform.workload import (
     PodPlan,
     PodState,
     create_pods,
-    delete_namespaces,
     delete_pod,
     delete_policy,
     ensure_namespace,
@@ -166,6 +165,11 @@ class World:
         lab = self.state.capabilities.exemption_label
         return {lab[0]: lab[1]} if lab else {}
 
+    @property
+    def image(self) -> str:
+        """The probe pods' image: the run's option, else the pinned agnhost."""
+        return self.state.options.probe_image or _default_probe_image()
+
     # -- building ------------------------------------------------------------------------
 
     def namespace(
@@ -202,7 +206,7 @@ class World:
                     next(self._rr) or None,
                 )
             )
-        image = self.state.options.probe_image or _default_probe_image()
+        image = self.image
         create_pods(self.clients, plans, image, self.state.options.run_id)
         if wait:
             states = wait_pods(self.clients, plans)
@@ -436,11 +440,11 @@ class World:
     # -- teardown ------------------------------------------------------------------------
 
     def close(self, wait: float = 0) -> None:
+        """Delete this world's namespaces, and only them: another worker may be running
+        the same scenario under its own prefix at this very moment."""
         self.engine.close()
-        delete_namespaces(
-            self.clients,
-            f"{NAME}.io/scenario={self.scenario[:63]},{workload.RUN_LABEL}={self.state.options.run_id}",
-            wait=wait,
+        workload.delete_namespace_names(
+            self.clients, [self.real_ns(n) for n in self.ns_labels], wait=wait
         )
 
 

@@ -89,7 +89,9 @@ PAYLOAD = "/tmp/npc.payload"
 UDP_WAIT_FACTOR = 2
 
 
-def probe_command(p: Probe, timeout: float, index: int = 0) -> str:
+def probe_command(
+    p: Probe, timeout: float, index: int = 0, udp_wait_factor: int = UDP_WAIT_FACTOR
+) -> str:
     """The shell command for one probe; exit status 0 means the traffic got through.
 
     Each probe costs the batch two processes (its background job and nc or dig)."""
@@ -100,14 +102,14 @@ def probe_command(p: Probe, timeout: float, index: int = 0) -> str:
     if p.protocol == UDP:
         # serve-hostname answers any datagram with the pod's name; nc returns as soon as
         # the answer arrives (-W 1). The answer comes from a user-space server that a
-        # busy node may schedule late, so UDP waits UDP_WAIT_FACTOR times the timeout.
+        # busy node may schedule late, so UDP waits udp_wait_factor times the timeout.
         # The source port is chosen by the engine and not reused soon: a recycled port
         # could match a conntrack entry of an earlier, allowed flow and slip past a
         # policy that now blocks it.
         sport = f" -p {p.source_port}" if p.source_port else ""
         out = f"/tmp/npc.$$.{index}"
         return (
-            f"nc -u -W 1 -w {t * UDP_WAIT_FACTOR}{sport} {host} {port} "
+            f"nc -u -W 1 -w {t * udp_wait_factor}{sport} {host} {port} "
             f"<{PAYLOAD} >{out} 2>/dev/null; "
             f"test -s {out}"
         )
@@ -120,10 +122,12 @@ def probe_command(p: Probe, timeout: float, index: int = 0) -> str:
     raise ProbeError(f"protocol {p.protocol} cannot be probed")
 
 
-def batch_script(probes: Sequence[Probe], timeout: float) -> str:
+def batch_script(
+    probes: Sequence[Probe], timeout: float, udp_wait_factor: int = UDP_WAIT_FACTOR
+) -> str:
     lines = [f"[ -s {PAYLOAD} ] || printf npconform >{PAYLOAD}"]
     for i, p in enumerate(probes):
-        cmd = probe_command(p, timeout, i)
+        cmd = probe_command(p, timeout, i, udp_wait_factor)
         # One background job and one probe process per probe: nothing else is forked.
         lines.append(f"{{ {cmd} >/dev/null 2>&1 && echo 'NPC {i} 1' || echo 'NPC {i} 0'; }} &")
     lines.append("wait")
@@ -207,9 +211,11 @@ class ProbeEngine:
         api_factory: Callable[[], client.ApiClient],
         timeout: float = 1.0,
         workers: int = 9,
+        udp_wait_factor: int = UDP_WAIT_FACTOR,
     ) -> None:
         self.api_factory = api_factory
         self.timeout = timeout
+        self.udp_wait_factor = udp_wait_factor
         self.workers = workers
         self._lock = threading.Lock()
         self._next_port: dict[Source, int] = {}
@@ -269,7 +275,7 @@ class ProbeEngine:
     def run_batch(self, src: Source, probes: Sequence[Probe]) -> BatchResult:
         t0 = time.monotonic()
         probes = self._with_source_ports(src, probes)
-        script = batch_script(probes, self.timeout)
+        script = batch_script(probes, self.timeout, self.udp_wait_factor)
         out = self._exec_docker(src, script) if src.docker else self._exec_pod(src, script)
         return BatchResult(src, parse_output(probes, out), time.monotonic() - t0)
 
@@ -294,7 +300,7 @@ class ProbeEngine:
             self._pool = None
 
     def repro(self, src: Source, p: Probe) -> str:
-        cmd = probe_command(p, self.timeout)
+        cmd = probe_command(p, self.timeout, udp_wait_factor=self.udp_wait_factor)
         if p.protocol == UDP:
             cmd = f"printf npconform >{PAYLOAD}; " + cmd
         return src.repro(f"{cmd} && echo allowed || echo blocked")
