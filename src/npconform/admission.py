@@ -15,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
 from npconform.cluster.client import Clients
-from npconform.platform import kube
+from npconform.platform import install, kube
 from npconform.platform.install import CONSTRAINT_GROUP, CONSTRAINT_PLURAL
 from npconform.workload import (
     MANAGED_LABEL,
@@ -193,27 +193,38 @@ def create(clients: Clients, body: Mapping[str, Any], dry_run: bool = False) -> 
     return Admission(kind, ns, name, True, parse_warnings(headers), "", status)
 
 
-def create_after_sync(clients: Clients, body: Mapping[str, Any], timeout: float = 30) -> Admission:
-    """Create an object right after the policy that selects it: first observe, through
-    dry-run creates (which the webhook sees like real ones), until Gatekeeper admits it
-    cleanly, i.e. the policy has reached its inventory; then create it for real. Bounded:
-    past ``timeout`` the real create goes ahead and its refusal is the verdict."""
+def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: float) -> None:
+    """Observe, through dry-run creates (which the webhook sees like real ones), until the
+    webhook has answered ``admitted`` (cleanly) or not, several times in a row. Each
+    Gatekeeper webhook pod keeps its own copy of the synced NetworkPolicies and the Service
+    spreads requests over them, so one answer speaks for one pod only: the run of equal
+    answers must be long enough (four per webhook pod) that every pod has most likely
+    been asked. Bounded: past ``timeout`` the caller's real create is the verdict."""
+    try:
+        pods = len(install.webhook_pods(clients))
+    except ApiException:
+        pods = 3  # Gatekeeper's default replica count, when its pods cannot be listed
+    needed = 4 * max(1, pods)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if create(clients, body, dry_run=True).observed == "admitted":
-            break
-        time.sleep(0.25)
+    run = 0
+    while time.monotonic() < deadline and run < needed:
+        observed = create(clients, body, dry_run=True).observed == "admitted"
+        run = run + 1 if observed == admitted else 0
+        if run < needed:
+            time.sleep(0.1 if run else 0.25)
+
+
+def create_after_sync(clients: Clients, body: Mapping[str, Any], timeout: float = 30) -> Admission:
+    """Create an object right after the policy that selects it: once every webhook pod
+    admits it cleanly (the policy has reached Gatekeeper's inventory), create it for real."""
+    _settle(clients, body, True, timeout)
     return create(clients, body)
 
 
 def wait_refused(clients: Clients, body: Mapping[str, Any], timeout: float = 30) -> Admission:
-    """After the last selecting policy is deleted: observe, through dry-run creates, until
-    the webhook stops admitting the object cleanly; then create it for real."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if create(clients, body, dry_run=True).observed != "admitted":
-            break
-        time.sleep(0.25)
+    """After the last selecting policy is deleted: once every webhook pod stops admitting
+    the object cleanly, create it for real."""
+    _settle(clients, body, False, timeout)
     return create(clients, body)
 
 
