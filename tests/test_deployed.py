@@ -73,3 +73,11 @@ def test_missing_kubeconfig(tmp_path: Path) -> None:
     assert p.returncode == 2
     assert "does not exist" in p.stderr
     assert len(p.stderr.strip().splitlines()) == 1
+
+
+def test_kubeconfig_is_accepted_before_and_after_the_command(tmp_path: Path) -> None:
+    missing = str(tmp_path / "none")
+    for args in (("--kubeconfig", missing, "cleanup"), ("cleanup", "--kubeconfig", missing)):
+        p = cli(*args)
+        assert p.returncode == 2
+        assert p.stderr.strip() == f"npconform: kubeconfig {missing} does not exist"

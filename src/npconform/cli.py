@@ -39,8 +39,8 @@ def _clients(args: argparse.Namespace) -> Clients:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from npconform.session import cleanup_leftovers
 
-    kubeconfig = args.kubeconfig or Path.home() / ".kube" / "config"
-    removed = cleanup_leftovers(Path(kubeconfig), args.context)
+    c = _clients(args)
+    removed = cleanup_leftovers(c.kubeconfig, args.context)
     externals.stop_all()
     print(f"removed {len(removed)} namespace(s): {', '.join(removed) or '-'}")
     return 0
@@ -140,10 +140,20 @@ def main(argv: list[str] | None = None) -> int:
     )
     ap.add_argument("--kubeconfig", type=Path, default=None)
     ap.add_argument("--context", default=None)
+    # the same options are accepted after the command too (`npconform cleanup --kubeconfig K`)
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--kubeconfig", type=Path, default=argparse.SUPPRESS)
+    common.add_argument("--context", default=argparse.SUPPRESS)
     sub = ap.add_subparsers(dest="cmd", required=True)
-    sub.add_parser("cleanup", help="remove namespaces and hosts that interrupted runs left behind")
+    sub.add_parser(
+        "cleanup",
+        parents=[common],
+        help="remove namespaces and hosts that interrupted runs left behind",
+    )
     vk = sub.add_parser(
-        "verifier-kubeconfig", help="kubeconfig bound to the minimal verifier ClusterRole"
+        "verifier-kubeconfig",
+        parents=[common],
+        help="kubeconfig bound to the minimal verifier ClusterRole",
     )
     vk.add_argument("--out", type=Path, required=True)
     vk.add_argument("--hours", type=float, default=24)
@@ -151,7 +161,9 @@ def main(argv: list[str] | None = None) -> int:
         "--modes", action="store_true", help="also allow switching the constraint's mode"
     )
     dp = sub.add_parser(
-        "deployed", help="reachability implied by the NetworkPolicies of namespaces"
+        "deployed",
+        parents=[common],
+        help="reachability implied by the NetworkPolicies of namespaces",
     )
     dp.add_argument("namespaces", nargs="+")
     dp.add_argument(
