@@ -239,6 +239,52 @@ def _scale_audit(replicas: int) -> Callable[[Clients], None]:
 
 
 ADMISSION = "suites/admission/test_enforcement.py"
+WEBHOOK_CONFIG = "gatekeeper-validating-webhook-configuration"
+
+
+def _narrow_webhook(field: str, value: list[str]) -> Callable[[Clients], None]:
+    """Narrow every rule of Gatekeeper's validating webhook (``apiGroups`` or
+    ``operations``): the API server then never asks Gatekeeper about the rest."""
+
+    def inject(c: Clients) -> None:
+        api = client.AdmissionregistrationV1Api(c.api())
+        cfg = api.read_validating_webhook_configuration(WEBHOOK_CONFIG)
+        patch = []
+        for i, w in enumerate(cfg.webhooks or []):
+            if w.name != "validation.gatekeeper.sh":
+                continue
+            _Stash.items["webhook-rules"] = (i, [r.to_dict() for r in w.rules or []])
+            for j, _ in enumerate(w.rules or []):
+                patch.append(
+                    {"op": "replace", "path": f"/webhooks/{i}/rules/{j}/{field}", "value": value}
+                )
+        api.patch_validating_webhook_configuration(WEBHOOK_CONFIG, patch)
+        _wait_enforced(c)
+
+    return inject
+
+
+def _restore_webhook(c: Clients) -> None:
+    i, rules = _Stash.items.pop("webhook-rules")
+    body = [
+        {
+            k: v
+            for k, v in {
+                "apiGroups": r.get("api_groups"),
+                "apiVersions": r.get("api_versions"),
+                "operations": r.get("operations"),
+                "resources": r.get("resources"),
+                "scope": r.get("scope"),
+            }.items()
+            if v is not None
+        }
+        for r in rules
+    ]
+    client.AdmissionregistrationV1Api(c.api()).patch_validating_webhook_configuration(
+        WEBHOOK_CONFIG, [{"op": "replace", "path": f"/webhooks/{i}/rules", "value": body}]
+    )
+    _wait_enforced(c)
+
 
 FAULTS = [
     Fault(
@@ -300,6 +346,24 @@ FAULTS = [
         _restore_sync,
         [ADMISSION],
         ["does not sync NetworkPolicies", "selected by a NetworkPolicy"],
+    ),
+    Fault(
+        "Gatekeeper's webhook not asked about workloads",
+        "the validating webhook's rules narrowed to the core API group: Deployments, "
+        "StatefulSets, DaemonSets, ReplicaSets, Jobs and CronJobs never reach Gatekeeper",
+        _narrow_webhook("apiGroups", [""]),
+        _restore_webhook,
+        ["suites/admission/test_controllers.py"],
+        ["Deployment without policy: expected the webhook to deny it", "admitted"],
+    ),
+    Fault(
+        "Gatekeeper's webhook not asked about updates",
+        "the validating webhook's rules narrowed to CREATE: a label update escaping every "
+        "policy never reaches Gatekeeper",
+        _narrow_webhook("operations", ["CREATE"]),
+        _restore_webhook,
+        ["suites/admission/test_lifecycle.py"],
+        ["label update that escapes every policy: expected the webhook to deny it"],
     ),
     Fault(
         "constraint reaching platform namespaces",

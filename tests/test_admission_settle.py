@@ -1,0 +1,60 @@
+"""Dry-run settling before a real create: one webhook pod's answer is not enough."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from npconform import admission as adm
+
+BODY = {"kind": "Pod", "metadata": {"namespace": "n", "name": "p"}}
+
+
+def answers(seq: list[bool]) -> Iterator[adm.Admission]:
+    for admitted in seq:
+        yield adm.Admission("Pod", "n", "p", admitted)
+    while True:  # after the scripted answers the webhook keeps its last one
+        yield adm.Admission("Pod", "n", "p", seq[-1])
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
+    calls: dict[str, Any] = {"dry": 0, "real": 0}
+
+    def setup(seq: list[bool], pods: int = 3) -> dict[str, Any]:
+        it = answers(seq)
+
+        def create(clients: Any, body: Any, dry_run: bool = False) -> adm.Admission:
+            calls["dry" if dry_run else "real"] += 1
+            return next(it)
+
+        monkeypatch.setattr(adm, "create", create)
+        monkeypatch.setattr(adm.install, "webhook_pods", lambda c: [f"wh-{i}" for i in range(pods)])
+        monkeypatch.setattr(adm.time, "sleep", lambda s: None)
+        return calls
+
+    return setup
+
+
+def test_refusal_must_hold_on_a_run_as_long_as_four_answers_per_webhook_pod(fake: Any) -> None:
+    # A stale pod still admits after two refusals: the run starts again after it.
+    calls = fake([False, False, True] + [False] * 20, pods=3)
+    result = adm.wait_refused(None, BODY)  # type: ignore[arg-type]
+    assert calls["dry"] == 3 + 12
+    assert calls["real"] == 1
+    assert not result.admitted
+
+
+def test_admission_settles_the_same_way(fake: Any) -> None:
+    calls = fake([False] * 5 + [True] * 30, pods=1)
+    adm.create_after_sync(None, BODY)  # type: ignore[arg-type]
+    assert calls["dry"] == 5 + 4
+
+
+def test_bounded_the_real_create_is_the_verdict(fake: Any) -> None:
+    calls = fake([True, False] * 1000, pods=3)
+    result = adm.wait_refused(None, BODY, timeout=0.05)  # type: ignore[arg-type]
+    assert calls["real"] == 1
+    assert result is not None
