@@ -34,7 +34,12 @@ def test_one_background_job_per_probe_and_a_final_wait() -> None:
     assert sum(1 for ln in lines if ln.endswith("} &")) == 5
     assert "wait" in lines
     assert "nc -z -w 1 192.168.0.1 8080" in script
-    assert re.search(r"nc -u -W 1 -w 2 .*192\.168\.0\.1 8080 </tmp/npc\.payload", script)
+    # UDP: two datagrams, 0.3 s apart, then up to 2x the timeout for the answer
+    assert re.search(
+        r"\{ printf npconform; sleep 0\.3; printf npconform; \} 2>/dev/null \| "
+        r"nc -u -W 1 -w 2 .*192\.168\.0\.1 8080 >",
+        script,
+    )
 
 
 def test_parse_output_maps_indices_to_cells() -> None:

@@ -85,7 +85,8 @@ class BatchResult:
     seconds: float = 0.0
 
 
-PAYLOAD = "/tmp/npc.payload"
+PAYLOAD = "npconform"  # the datagram a UDP probe sends
+UDP_RESEND = 0.3  # seconds between a UDP probe's two datagrams
 UDP_WAIT_FACTOR = 2
 
 
@@ -94,7 +95,8 @@ def probe_command(
 ) -> str:
     """The shell command for one probe; exit status 0 means the traffic got through.
 
-    Each probe costs the batch two processes (its background job and nc or dig)."""
+    A TCP or DNS probe costs the batch two processes (its background job and nc or dig);
+    a UDP probe four (also the writer of its two datagrams and its sleep)."""
     t = max(1, math.ceil(timeout))
     host, port = shlex.quote(p.host), int(p.port)
     if p.protocol == TCP:
@@ -103,14 +105,17 @@ def probe_command(
         # serve-hostname answers any datagram with the pod's name; nc returns as soon as
         # the answer arrives (-W 1). The answer comes from a user-space server that a
         # busy node may schedule late, so UDP waits udp_wait_factor times the timeout.
+        # UDP may lose a datagram (a conntrack insertion race under SNAT drops one now and
+        # then): a second one follows UDP_RESEND seconds later, so one loss never reads as
+        # "blocked"; a blocked flow stays silent for both.
         # The source port is chosen by the engine and not reused soon: a recycled port
         # could match a conntrack entry of an earlier, allowed flow and slip past a
         # policy that now blocks it.
         sport = f" -p {p.source_port}" if p.source_port else ""
         out = f"/tmp/npc.$$.{index}"
         return (
-            f"nc -u -W 1 -w {t * udp_wait_factor}{sport} {host} {port} "
-            f"<{PAYLOAD} >{out} 2>/dev/null; "
+            f"{{ printf {PAYLOAD}; sleep {UDP_RESEND}; printf {PAYLOAD}; }} 2>/dev/null | "
+            f"nc -u -W 1 -w {t * udp_wait_factor}{sport} {host} {port} >{out} 2>/dev/null; "
             f"test -s {out}"
         )
     if p.protocol == DNS:
@@ -125,7 +130,7 @@ def probe_command(
 def batch_script(
     probes: Sequence[Probe], timeout: float, udp_wait_factor: int = UDP_WAIT_FACTOR
 ) -> str:
-    lines = [f"[ -s {PAYLOAD} ] || printf npconform >{PAYLOAD}"]
+    lines = []
     for i, p in enumerate(probes):
         cmd = probe_command(p, timeout, i, udp_wait_factor)
         # One background job and one probe process per probe: nothing else is forked.
@@ -301,6 +306,4 @@ class ProbeEngine:
 
     def repro(self, src: Source, p: Probe) -> str:
         cmd = probe_command(p, self.timeout, udp_wait_factor=self.udp_wait_factor)
-        if p.protocol == UDP:
-            cmd = f"printf npconform >{PAYLOAD}; " + cmd
         return src.repro(f"{cmd} && echo allowed || echo blocked")
