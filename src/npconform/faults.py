@@ -13,7 +13,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from npconform.admission import get_constraint, set_enforcement
-from npconform.cluster.client import Clients
+from npconform.cluster.client import Clients, to_dict
 from npconform.platform import kube
 from npconform.platform.install import (
     CONSTRAINT_GROUP,
@@ -253,7 +253,7 @@ def _narrow_webhook(field: str, value: list[str]) -> Callable[[Clients], None]:
         for i, w in enumerate(cfg.webhooks or []):
             if w.name != "validation.gatekeeper.sh":
                 continue
-            _Stash.items["webhook-rules"] = (i, [r.to_dict() for r in w.rules or []])
+            _Stash.items["webhook-rules"] = (i, to_dict(w.rules or []))
             for j, _ in enumerate(w.rules or []):
                 patch.append(
                     {"op": "replace", "path": f"/webhooks/{i}/rules/{j}/{field}", "value": value}
@@ -266,22 +266,8 @@ def _narrow_webhook(field: str, value: list[str]) -> Callable[[Clients], None]:
 
 def _restore_webhook(c: Clients) -> None:
     i, rules = _Stash.items.pop("webhook-rules")
-    body = [
-        {
-            k: v
-            for k, v in {
-                "apiGroups": r.get("api_groups"),
-                "apiVersions": r.get("api_versions"),
-                "operations": r.get("operations"),
-                "resources": r.get("resources"),
-                "scope": r.get("scope"),
-            }.items()
-            if v is not None
-        }
-        for r in rules
-    ]
     client.AdmissionregistrationV1Api(c.api()).patch_validating_webhook_configuration(
-        WEBHOOK_CONFIG, [{"op": "replace", "path": f"/webhooks/{i}/rules", "value": body}]
+        WEBHOOK_CONFIG, [{"op": "replace", "path": f"/webhooks/{i}/rules", "value": rules}]
     )
     _wait_enforced(c)
 

@@ -22,34 +22,24 @@ pytestmark = [pytest.mark.faults, pytest.mark.cluster]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_suite(state: RunState, fault: Fault, tmp: Path) -> tuple[int, str]:
+def pytest_run(args: list[str], report: Path, timeout: int) -> tuple[int, str]:
+    """Run part of the suite in its own pytest process; (exit status, output)."""
+    cmd = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-q"]
     proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            *fault.selection,
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--target",
-            "existing",
-            "--kubeconfig",
-            str(state.kubeconfig),
-            "--expect-enforcement",
-            "deny",
-            "--allow-cluster-changes",
-            "--report-dir",
-            str(tmp),
-            *fault.extra_args,
-        ],
+        [*cmd, "--report-dir", str(report)],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=900,
+        timeout=timeout,
         env={**os.environ},
     )
     return proc.returncode, proc.stdout + proc.stderr
+
+
+def run_suite(state: RunState, fault: Fault, tmp: Path) -> tuple[int, str]:
+    args = [*fault.selection, "--target", "existing", "--kubeconfig", str(state.kubeconfig)]
+    args += ["--expect-enforcement", "deny", "--allow-cluster-changes", *fault.extra_args]
+    return pytest_run(args, tmp, 900)
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
@@ -94,31 +84,9 @@ def test_fault_is_caught_and_repair_passes(
 
 
 def run_own_cluster(args: list[str], tmp: Path) -> tuple[int, str]:
-    proc = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "suites/traffic/test_tenants.py",
-            "suites/traffic/test_components.py",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--cni",
-            "kube-router",
-            "--cluster-name",
-            "npconform-cni-fault",
-            "--report-dir",
-            str(tmp),
-            *args,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env={**os.environ},
-    )
-    return proc.returncode, proc.stdout + proc.stderr
+    selection = ["suites/traffic/test_tenants.py", "suites/traffic/test_components.py"]
+    own = ["--cni", "kube-router", "--cluster-name", "npconform-cni-fault"]
+    return pytest_run([*selection, *own, *args], tmp, 1800)
 
 
 def test_cni_ignoring_networkpolicies_is_caught(tmp_path: Path, record_evidence) -> None:
