@@ -242,34 +242,35 @@ ADMISSION = "suites/admission/test_enforcement.py"
 WEBHOOK_CONFIG = "gatekeeper-validating-webhook-configuration"
 
 
+GK_WEBHOOK = "validation.gatekeeper.sh"
+
+
+def _replace_rules(c: Clients, i: int, rules: list[dict[str, Any]]) -> None:
+    client.AdmissionregistrationV1Api(c.api()).patch_validating_webhook_configuration(
+        WEBHOOK_CONFIG, [{"op": "replace", "path": f"/webhooks/{i}/rules", "value": rules}]
+    )
+    _wait_enforced(c)
+
+
 def _narrow_webhook(field: str, value: list[str]) -> Callable[[Clients], None]:
     """Narrow every rule of Gatekeeper's validating webhook (``apiGroups`` or
     ``operations``): the API server then never asks Gatekeeper about the rest."""
 
     def inject(c: Clients) -> None:
         api = client.AdmissionregistrationV1Api(c.api())
-        cfg = api.read_validating_webhook_configuration(WEBHOOK_CONFIG)
-        patch = []
-        for i, w in enumerate(cfg.webhooks or []):
-            if w.name != "validation.gatekeeper.sh":
-                continue
-            _Stash.items["webhook-rules"] = (i, to_dict(w.rules or []))
-            for j, _ in enumerate(w.rules or []):
-                patch.append(
-                    {"op": "replace", "path": f"/webhooks/{i}/rules/{j}/{field}", "value": value}
-                )
-        api.patch_validating_webhook_configuration(WEBHOOK_CONFIG, patch)
-        _wait_enforced(c)
+        hooks = api.read_validating_webhook_configuration(WEBHOOK_CONFIG).webhooks or []
+        i = next((i for i, w in enumerate(hooks) if w.name == GK_WEBHOOK), None)
+        if i is None:
+            raise RuntimeError(f"{WEBHOOK_CONFIG} has no webhook {GK_WEBHOOK}")
+        rules = to_dict(hooks[i].rules or [])
+        _Stash.items["webhook-rules"] = (i, rules)
+        _replace_rules(c, i, [{**r, field: value} for r in rules])
 
     return inject
 
 
 def _restore_webhook(c: Clients) -> None:
-    i, rules = _Stash.items.pop("webhook-rules")
-    client.AdmissionregistrationV1Api(c.api()).patch_validating_webhook_configuration(
-        WEBHOOK_CONFIG, [{"op": "replace", "path": f"/webhooks/{i}/rules", "value": rules}]
-    )
-    _wait_enforced(c)
+    _replace_rules(c, *_Stash.items.pop("webhook-rules"))
 
 
 FAULTS = [

@@ -7,7 +7,6 @@ a message naming the cause; then the fault is repaired and the same part must pa
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -25,14 +24,8 @@ ROOT = Path(__file__).resolve().parents[2]
 def pytest_run(args: list[str], report: Path, timeout: int) -> tuple[int, str]:
     """Run part of the suite in its own pytest process; (exit status, output)."""
     cmd = [sys.executable, "-m", "pytest", *args, "-p", "no:cacheprovider", "-q"]
-    proc = subprocess.run(
-        [*cmd, "--report-dir", str(report)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        env={**os.environ},
-    )
+    cmd += ["--report-dir", str(report)]
+    proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     return proc.returncode, proc.stdout + proc.stderr
 
 

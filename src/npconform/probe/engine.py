@@ -130,11 +130,12 @@ def probe_command(
 def batch_script(
     probes: Sequence[Probe], timeout: float, udp_wait_factor: int = UDP_WAIT_FACTOR
 ) -> str:
-    lines = []
-    for i, p in enumerate(probes):
-        cmd = probe_command(p, timeout, i, udp_wait_factor)
-        # One background job and one probe process per probe: nothing else is forked.
-        lines.append(f"{{ {cmd} >/dev/null 2>&1 && echo 'NPC {i} 1' || echo 'NPC {i} 0'; }} &")
+    # One background job per probe, all in parallel (what each forks: probe_command).
+    lines = [
+        f"{{ {probe_command(p, timeout, i, udp_wait_factor)} >/dev/null 2>&1"
+        f" && echo 'NPC {i} 1' || echo 'NPC {i} 0'; }} &"
+        for i, p in enumerate(probes)
+    ]
     lines.append("wait")
     if any(p.protocol == UDP for p in probes):
         lines.append("rm -f /tmp/npc.$$.*")
