@@ -8,8 +8,8 @@ import os
 import pytest
 
 from npconform.cluster.client import Clients
+from npconform.platform.target import RunState
 from npconform.pytest_plugin import start_session
-from npconform.session import RunState
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

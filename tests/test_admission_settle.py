@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from npconform import admission as adm
+from npconform.gatekeeper import admission as adm
 
 BODY = {"kind": "Pod", "metadata": {"namespace": "n", "name": "p"}}
 
@@ -31,7 +31,8 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
             return next(it)
 
         monkeypatch.setattr(adm, "create", create)
-        monkeypatch.setattr(adm.install, "webhook_pods", lambda c: [f"wh-{i}" for i in range(pods)])
+        pod_names = [f"wh-{i}" for i in range(pods)]
+        monkeypatch.setattr(adm.gkinstall, "webhook_pods", lambda c: pod_names)
         monkeypatch.setattr(adm.time, "sleep", lambda s: None)
         return calls
 

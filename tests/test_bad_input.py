@@ -67,6 +67,17 @@ def test_unknown_cni(tmp_path: Path) -> None:
     assert "unknown CNI 'flannel'" in error_line(p)
 
 
+def test_bad_run_id(tmp_path: Path) -> None:
+    p = run_suite(tmp_path, "--run-id", "BAD_ID")
+    assert p.returncode == 4
+    assert error_line(p) == (
+        "ERROR: npconform: --run-id 'BAD_ID': must be 1-12 lowercase letters, digits or '-', "
+        "starting and ending with a letter or digit"
+    )
+    assert no_cluster_named("npconform-badinput")
+    assert not (tmp_path / "reports" / ".run" / "BAD_ID").exists()
+
+
 def test_bad_kubeconfig(tmp_path: Path) -> None:
     kc = tmp_path / "kubeconfig"
     kc.write_text("this: is: not: a kubeconfig")

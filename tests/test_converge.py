@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from npconform.model.matrix import Cell, Matrix
+from npconform.model.matrix import CONNECTED, TIMEOUT, Cell, Matrix
 from npconform.probe.converge import converge
-from npconform.probe.engine import BatchResult, Observation, Probe, Source
+from npconform.probe.script import BatchResult, Observation, Probe, Source
 
 
 class FakeEngine:
@@ -22,7 +22,15 @@ class FakeEngine:
         self.asked.append(cells)
         out = []
         for src, ps in plan.items():
-            out.append(BatchResult(src, {p.cell: Observation(self.rounds[i][p.cell]) for p in ps}))
+            out.append(
+                BatchResult(
+                    src,
+                    {
+                        p.cell: Observation(CONNECTED if self.rounds[i][p.cell] else TIMEOUT)
+                        for p in ps
+                    },
+                )
+            )
         return out
 
 
@@ -63,3 +71,72 @@ def test_a_cell_that_never_agrees_fails_after_the_deadline() -> None:
     eng, probes, want = setup([{A: True, B: True}])
     out = converge(eng, probes, want, deadline=0.2)  # type: ignore[arg-type]
     assert out.mismatches == [A] and not out.ok
+
+
+def test_a_refused_cell_is_not_blocked_unless_the_cni_rejects() -> None:
+    from npconform.model.matrix import REFUSED, REJECT
+
+    class Refusing(FakeEngine):
+        def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
+            self.asked.append({p.cell for ps in plan.values() for p in ps})
+            return [
+                BatchResult(
+                    s, {p.cell: Observation(REFUSED if p.cell == A else CONNECTED) for p in ps}
+                )
+                for s, ps in plan.items()
+            ]
+
+    _, probes, want = setup([{A: False, B: True}])
+    refusing = Refusing([{}])
+    out = converge(refusing, probes, want, deadline=0.2)  # type: ignore[arg-type]
+    assert out.mismatches == [A] and not out.ok
+    out = converge(Refusing([{}]), probes, want, blocking=REJECT)  # type: ignore[arg-type]
+    assert out.ok
+
+
+def test_a_probe_error_stops_the_step_as_an_error() -> None:
+    import pytest
+
+    from npconform.model.matrix import ERROR
+    from npconform.probe.script import ProbeError
+
+    class Erring(FakeEngine):
+        def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
+            return [
+                BatchResult(s, {p.cell: Observation(ERROR, "probe tool missing: nc") for p in ps})
+                for s, ps in plan.items()
+            ]
+
+        def repro(self, src: Source, p: Probe) -> str:
+            return "kubectl exec ..."
+
+    _, probes, want = setup([{}])
+    with pytest.raises(ProbeError, match=r"(?s)could not run.*probe tool missing: nc"):
+        converge(Erring([{}]), probes, want)  # type: ignore[arg-type]
+
+
+class Scripted(FakeEngine):
+    """Answers each round with the given outcome classes."""
+
+    def __init__(self, rounds: list[dict[Cell, str]]) -> None:
+        self.outcomes = rounds
+        self.asked = []
+
+    def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
+        i = min(len(self.asked), len(self.outcomes) - 1)
+        self.asked.append({p.cell for ps in plan.values() for p in ps})
+        return [
+            BatchResult(src, {p.cell: Observation(self.outcomes[i][p.cell]) for p in ps})
+            for src, ps in plan.items()
+        ]
+
+
+def test_timeout_then_refused_flaps_only_when_refused_is_not_blocked() -> None:
+    from npconform.model.matrix import DROP, REFUSED, REJECT
+
+    _, probes, want = setup([{A: False, B: True}])
+    script = [{A: TIMEOUT, B: CONNECTED}, {A: REFUSED, B: CONNECTED}]
+    rejecting = converge(Scripted(script), probes, want, blocking=REJECT)  # type: ignore[arg-type]
+    assert rejecting.ok and rejecting.flapping == []
+    dropping = converge(Scripted(script), probes, want, blocking=DROP)  # type: ignore[arg-type]
+    assert dropping.flapping == [A] and not dropping.ok

@@ -7,11 +7,11 @@ from typing import Any
 
 import pytest
 
-from npconform import admission as adm
 from npconform.cluster import kind
 from npconform.cluster.options import RunOptions, UsageError
+from npconform.cluster.workload import PodPlan, pod_manifest
+from npconform.gatekeeper import admission as adm
 from npconform.platform.capabilities import Capabilities, exemption_label
-from npconform.workload import PodPlan, pod_manifest
 
 
 def test_kind_config_nodes_and_host_settings(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,7 +39,7 @@ def test_kind_config_without_host_quirks(monkeypatch: pytest.MonkeyPatch) -> Non
         ({"cni": "flannel"}, "unknown CNI 'flannel'"),
         ({"target": "gke"}, "unknown target 'gke'"),
         ({"expect_enforcement": "block"}, "unknown enforcement action"),
-        ({"workers": 20}, "--workers"),
+        ({"workers": 20}, "--kind-workers"),
         ({"probe_timeout": 0}, "--probe-timeout"),
         ({"target": "existing", "kubeconfig": Path("/nonexistent/kubeconfig")}, "does not exist"),
     ],

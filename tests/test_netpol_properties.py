@@ -11,12 +11,7 @@ from hypothesis import strategies as st
 from npconform.model.generate import (
     MISSING_VALUE,
     GeneratedCase,
-    egress_rules,
     external_peers,
-    ingress_rules,
-    label_selectors,
-    policies,
-    policy_sets,
     sample_cases,
     small_model,
 )
@@ -30,6 +25,13 @@ from npconform.model.netpol import (
     effective_policy_types,
     load_policies,
     parse_policy,
+)
+from npconform.model.strategies import (
+    egress_rules,
+    ingress_rules,
+    label_selectors,
+    policies,
+    policy_sets,
 )
 
 NAMESPACES, PODS = small_model(("x", "y", "z"), ("a", "b", "c"))

@@ -21,8 +21,11 @@ from pathlib import Path
 
 import pytest
 
-from npconform.report import write_bundle
-from report_samples import failing_results, passing_results
+from npconform.report import browser
+from npconform.report.bundle import write_bundle
+from npconform.verdict.controls import CONTROLS
+from npconform.verdict.rules import compare_step, finalize
+from report_samples import SCRIPT, failing_results, incomplete_results, passing_results
 
 CHROMIUM = Path("/usr/bin/chromium")
 INSTALL_HINT = (
@@ -91,6 +94,11 @@ def failing(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
 @pytest.fixture(scope="module")
 def passing(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
     return render(tmp_path_factory.mktemp("passing"), passing_results(), dump_dom=False)
+
+
+@pytest.fixture(scope="module")
+def incomplete(tmp_path_factory: pytest.TempPathFactory) -> Rendered:
+    return render(tmp_path_factory.mktemp("incomplete"), incomplete_results(), dump_dom=False)
 
 
 # --------------------------------------------------------------------------- PNG, no PIL
@@ -216,72 +224,91 @@ def test_screenshot_shows_a_rendered_page(failing: Rendered) -> None:
     assert len(distinct_rows) > 200, "the page looks blank or a single colour"
 
 
+COLOURS = {
+    "red": lambda r, g, b: r > 150 and g < 70 and b < 70,  # FAIL #b42318
+    "green": lambda r, g, b: g > 100 and r < 60 and b < 90,  # PASS #1a7f37
+    "amber": lambda r, g, b: 110 < r < 170 and 60 < g < 110 and b < 30,  # INCOMPLETE #8a5300
+}
+
+
 def _shares(path: Path, rows: int) -> dict[str, float]:
-    """Shares of pixels in the top ``rows`` rows in the FAIL red and the PASS green."""
+    """Shares of pixels in the top ``rows`` rows in each verdict colour."""
     png = read_png(path)
-    hits = {"red": 0, "green": 0}
+    hits = dict.fromkeys(COLOURS, 0)
     total = 0
     for row in png.rows(rows):
         for r, g, b in png.pixels(row)[::4]:
             total += 1
-            if r > 150 and g < 70 and b < 70:
-                hits["red"] += 1
-            elif g > 100 and r < 60 and b < 90:
-                hits["green"] += 1
+            for name, match in COLOURS.items():
+                hits[name] += match(r, g, b)
     return {k: v / total for k, v in hits.items()}
 
 
-def test_the_verdict_is_big_and_coloured(failing: Rendered, passing: Rendered) -> None:
+@pytest.mark.parametrize(
+    ("sample", "colour"), [("failing", "red"), ("passing", "green"), ("incomplete", "amber")]
+)
+def test_the_verdict_is_big_and_coloured(
+    sample: str, colour: str, request: pytest.FixtureRequest
+) -> None:
     # the banner sits at the top: a large share of the first rows is the verdict colour
-    fail = _shares(failing.png, 180)
-    assert fail["red"] > 0.4
-    assert fail["green"] < 0.01
-    ok = _shares(passing.png, 180)
-    assert ok["green"] > 0.4
-    assert ok["red"] < 0.01
+    shares = _shares(request.getfixturevalue(sample).png, 180)
+    assert shares[colour] > 0.4, shares
+    assert all(v < 0.01 for k, v in shares.items() if k != colour), shares
 
 
-def test_dom_puts_the_verdict_before_the_controls(failing: Rendered) -> None:
+def test_dom_puts_the_verdict_and_identity_before_the_controls(failing: Rendered) -> None:
     dom = failing.dom
     assert dom, "chromium --dump-dom printed nothing"
+    r = finalize(failing_results())
     text = "".join(dom_text(dom).text)
-    first = text.strip().split()
-    assert first[:2] == ["✗", "FAIL"], first[:8]
-    controls = text.index("ISO/IEC 27001 controls")
-    assert text.index("FAIL") < controls
+    assert text.strip().split()[:2] == ["✗", "FAIL"], text.strip().split()[:8]
+    controls = text.index("ISO/IEC 27001:2022 controls")
     assert dom.index('id="verdict"') < dom.index('<table class="controls"')
-    for cid in ("A.13.1.1", "A.13.1.2", "A.13.1.3"):
-        assert cid in text[controls:]
-    for fact in ("v1.37.2", "calico", "v3.23.1", "require-networkpolicy", "deny", "f00d42"):
-        assert fact in text[:controls]
+    for ctl in CONTROLS:
+        assert ctl.id in text[controls:]
+        assert f"ISO/IEC 27001:2013: {ctl.iso2013[0]}" in text[controls:]
+    who = r["identity"]
+    facts = [who["server"], who["kube_system_uid"], who["user"]["username"], "f00d42"]
+    facts += ["2026-11-27 13:00:00 UTC", "with local changes", "1 (some tests failed)"]
+    for fact in facts:
+        assert fact in text[:controls], fact
 
 
-def test_dom_has_the_legend_and_mismatch_cells(failing: Rendered) -> None:
+def test_dom_has_the_legend_and_every_cell_kind(failing: Rendered) -> None:
     parsed = dom_text(failing.dom)
     text = "".join(parsed.text)
     assert 'class="legend"' in failing.dom
-    for meaning in (
-        "allowed, as expected",
-        "blocked, as expected",
-        "LEAK: allowed, but policy expects it blocked",
-        "LOSS: blocked, but policy expects it allowed",
-        "unobserved",
-    ):
+    for meaning in ("allowed, as the policies allow", "blocked, as the policies require",
+                    "LEAK: got through", "LOSS: did not get through", "REFUSED: refused where",
+                    "unobserved: no result", "twin: an allowed probe"):  # fmt: skip
         assert meaning in text
     by_kind: dict[str, list[str]] = {}
     for cls, cell_text in parsed.cells:
         by_kind.setdefault(cls.split()[1], []).append(cell_text)
-    assert len(by_kind["c-leak"]) == 1
-    assert by_kind["c-leak"][0].startswith("LEAK")
-    assert len(by_kind["c-loss"]) == 1
-    assert by_kind["c-loss"][0].startswith("LOSS")
-    assert len(by_kind["c-unobs"]) == 1
-    assert by_kind["c-unobs"][0].startswith("?")
+    assert [t.split("expected")[0] for t in by_kind["c-leak"]] == ["LEAKconnected"]
+    assert [t.split("expected")[0] for t in by_kind["c-loss"]] == ["LOSStimeout"]
+    assert [t.split("expected")[0] for t in by_kind["c-refused"]] == ["REFUSEDrefused"]
+    assert [t.split("expected")[0] for t in by_kind["c-unobs"]] == ["?error"]
     assert all(t.startswith("✓") for t in by_kind["c-allow"])
-    assert all(t.startswith("⊘") for t in by_kind["c-block"])
+    assert all(t.startswith("⊘timeout") for t in by_kind["c-block"])
+    cells = sum(len(s["expected"]) for s in finalize(failing_results())["scenarios"])
+    assert sum(len(v) for k, v in by_kind.items() if k != "c-none") == cells
+
+
+def test_dom_marks_twin_cells(failing: Rendered) -> None:
+    parsed = dom_text(failing.dom)
+    twins = [t for cls, t in parsed.cells if "twin" in cls.split()]
+    steps = finalize(failing_results())["scenarios"]
+    assert len(twins) == sum(1 for s in steps for c in s["expected"] if c.get("twin"))
+    assert all("twin" in t.split("expected")[0] for t in twins)
+    assert sum(len(compare_step(s)["allowed"]) for s in steps) >= len(twins)
 
 
 def test_dom_runs_nothing_and_shows_markup_as_text(failing: Rendered) -> None:
     parsed = dom_text(failing.dom)
     assert "script" not in parsed.tags
-    assert '<script>alert("owned")</script>' in "".join(parsed.text)
+    assert SCRIPT in "".join(parsed.text)
+
+
+def test_the_report_check_tool_finds_nothing_wrong(passing: Rendered, tmp_path: Path) -> None:
+    assert browser.check(passing.html, tmp_path / "check.png") == []

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from npconform.cluster.client import Clients
 from npconform.cluster.options import RunOptions
+from npconform.model.matrix import Cell, Matrix
 from npconform.platform.capabilities import Capabilities
-from npconform.session import RunState
-from npconform.world import World
+from npconform.platform.target import RunState
+from npconform.scenario.world import ROLE_LABEL, TWIN, PodDef, World
 
 
 def world() -> World:
@@ -75,3 +78,70 @@ def test_real_ids_and_exemption() -> None:
     eng = w.oracle()
     assert eng.namespace_labels("x")["owner"] == "operator"
     assert "owner" not in eng.namespace_labels("y")
+
+
+def twin_world(monkeypatch: pytest.MonkeyPatch) -> World:
+    """A world of namespace x (pods a, b) that records policies instead of applying them."""
+    from npconform.cluster import workload
+    from npconform.cluster.workload import PodState
+    from npconform.scenario import objects
+
+    monkeypatch.setattr(workload, "apply_policies", lambda *a, **k: None)
+    monkeypatch.setattr(objects, "delete_policy", lambda *a, **k: None)
+    w = world()
+    w.ns_labels = {"x": {}}
+    w.ns_exempt = {"x": False}
+    for name in ("a", "b"):
+        w.pods[f"x/{name}"] = PodDef("x", name, {"app": name})
+        w.pod_state[f"x/{name}"] = PodState(f"10.0.0.{len(w.pods)}", "n1", "172.18.0.2")
+
+    def ensure_twin() -> None:
+        w.ns_labels["twin"] = {ROLE_LABEL: "twin"}
+        w.ns_exempt["twin"] = False
+        w.pods[TWIN] = PodDef("twin", "probe", {ROLE_LABEL: "twin"})
+        w.pod_state[TWIN] = PodState("10.0.0.9", "n1", "172.18.0.2")
+
+    monkeypatch.setattr(w, "_ensure_twin", ensure_twin)
+    return w
+
+
+def test_a_blocked_target_gets_a_twin_that_changes_no_other_cell(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = twin_world(monkeypatch)
+    w.apply(
+        {
+            "metadata": {"name": "deny-b", "namespace": "x"},
+            "spec": {
+                "podSelector": {"matchLabels": {"app": "b"}},
+                "policyTypes": ["Ingress"],
+            },
+        }
+    )
+    want = Matrix({Cell("x/a", "x/b", 8080): False, Cell("x/b", "x/a", 8080): True})
+    full, twins = w._with_twins(want)
+    assert twins == [Cell(TWIN, "x/b", 8080)]
+    twin_pol = w.policies[("x", "npconform-twin")]
+    assert twin_pol["spec"]["podSelector"]["matchExpressions"][0]["values"] == ["b"]
+    computed = w.computed(full.sources(), full.targets(), full.columns()).restrict(full)
+    assert computed.cells == full.cells, "the twin policy changed another cell"
+    # once b is no longer isolated, its twin policy goes away (it would isolate b)
+    w.delete("x", "deny-b")
+    _, twins = w._with_twins(Matrix({Cell("x/a", "x/b", 8080): True}))
+    assert not twins and ("x", "npconform-twin") not in w.policies
+
+
+def test_a_target_isolated_by_nothing_needs_no_twin_policy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    w = twin_world(monkeypatch)
+    w.apply(
+        {
+            "metadata": {"name": "a-no-egress", "namespace": "x"},
+            "spec": {"podSelector": {"matchLabels": {"app": "a"}}, "policyTypes": ["Egress"]},
+        }
+    )
+    _, twins = w._with_twins(Matrix({Cell("x/a", "x/b", 8080): False}))
+    assert twins == [Cell(TWIN, "x/b", 8080)]
+    assert ("x", "npconform-twin") not in w.policies
+    assert w.computed([TWIN], ["x/b"], [(8080, "TCP")])[Cell(TWIN, "x/b", 8080)] is True

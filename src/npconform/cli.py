@@ -4,12 +4,19 @@ npconform cleanup               remove what interrupted runs left behind
 npconform verifier-kubeconfig   a kubeconfig bound to the minimal verifier ClusterRole
 npconform deployed              the reachability the NetworkPolicies of namespaces imply
                                 (--verify: also probe it from a short-lived pod)
+npconform diff OLD NEW          what changed between two runs' results (exit 1: worse)
+npconform verdict RESULTS       a run's verdict and controls, after checking SHA256SUMS
+                                (exit 0 PASS, 1 FAIL, 3 INCOMPLETE, 4 a file was edited)
+
+diff and verdict read results.json files (or report directories holding one) and need no
+cluster.
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import json
 import sys
 from pathlib import Path
 from typing import Any
@@ -18,12 +25,13 @@ import yaml
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from npconform import NAME, externals
+from npconform import NAME
+from npconform.cluster import kube
 from npconform.cluster.client import Clients
 from npconform.cluster.options import UsageError
-from npconform.platform import kube
+from npconform.resources import MANIFESTS
+from npconform.scenario import externals
 
-MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 VERIFIER_NS = f"{NAME}-verifier"
 
 
@@ -114,7 +122,7 @@ def cmd_deployed(args: argparse.Namespace) -> int:
     except ValueError as e:
         raise UsageError(f"--ports: {e}") from None
     c = _clients(args)
-    from npconform.workload import namespace_exists
+    from npconform.cluster.workload import namespace_exists
 
     missing = [n for n in args.namespaces if not namespace_exists(c, n)]
     if missing:
@@ -132,6 +140,78 @@ def cmd_deployed(args: argparse.Namespace) -> int:
     print()
     print(v.text())
     return 0 if v.ok else 1
+
+
+RESULTS_FILE = "results.json"
+#: Exit status of ``verdict`` per verdict, and when a file of the bundle was edited.
+VERDICT_EXIT = {"PASS": 0, "FAIL": 1, "INCOMPLETE": 3}
+EDITED_EXIT = 4
+
+
+def _results_path(arg: str) -> Path:
+    """A results.json path, or a report directory that holds one."""
+    p = Path(arg)
+    if p.is_dir():
+        p = p / RESULTS_FILE
+        if not p.is_file():
+            raise UsageError(f"{arg}: a directory without a {RESULTS_FILE}")
+    elif not p.is_file():
+        raise UsageError(f"{arg}: no such file")
+    return p
+
+
+def _load_results(path: Path) -> dict[str, Any]:
+    """A finalized results document, checked against its schema."""
+    from npconform.report.schema import validate
+
+    try:
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
+    except ValueError as e:  # JSONDecodeError, UnicodeDecodeError
+        raise UsageError(f"{path}: not JSON: {e}") from None
+    errors = validate(doc)
+    if errors:
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise UsageError(f"{path}: not a valid results document: {errors[0]}{more}")
+    assert isinstance(doc, dict)
+    return doc
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    from npconform.report.diff import diff
+
+    old = _load_results(_results_path(args.old))
+    new = _load_results(_results_path(args.new))
+    d = diff(old, new)
+    print(d.text())
+    return 1 if d.worse else 0
+
+
+def cmd_verdict(args: argparse.Namespace) -> int:
+    """The recorded verdict and controls; first, when the bundle's SHA256SUMS is next to
+    the results, that no file it lists was edited."""
+    from npconform.report.bundle import MANIFEST, verify_manifest
+
+    path = _results_path(args.results)
+    manifest = path.parent / MANIFEST
+    if manifest.is_file():
+        try:
+            edited = verify_manifest(path.parent)
+        except (OSError, ValueError) as e:
+            raise UsageError(f"{manifest}: cannot be checked: {e}") from None
+        if edited:
+            print(
+                f"{NAME}: {manifest}: edited or missing since the bundle was written: "
+                + ", ".join(edited),
+                file=sys.stderr,
+            )
+            return EDITED_EXIT
+    doc = _load_results(path)
+    print(f"{doc['verdict']}: {doc['verdict_reason']}")
+    for c in doc["controls"]:
+        print(f"  {c['id']} {c['title']}: {c['verdict']}")
+    return VERDICT_EXIT[doc["verdict"]]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -179,12 +259,23 @@ def main(argv: list[str] | None = None) -> int:
     )
     dp.add_argument("--probe-image", default=None, help="image of the probe pod (agnhost)")
     dp.add_argument("--timeout", type=float, default=1.0, help="per-probe timeout, seconds")
+    # diff and verdict read files only: no kubeconfig, no cluster
+    df = sub.add_parser("diff", help="what changed between two runs' results (exit 1: worse)")
+    df.add_argument("old", help="results.json of the earlier run (or its report directory)")
+    df.add_argument("new", help="results.json of the later run (or its report directory)")
+    vd = sub.add_parser(
+        "verdict",
+        help="a run's verdict and controls (exit 0 PASS, 1 FAIL, 3 INCOMPLETE, 4 edited)",
+    )
+    vd.add_argument("results", help="results.json (or the report directory holding it)")
     args = ap.parse_args(argv)
     try:
         return {
             "cleanup": cmd_cleanup,
             "verifier-kubeconfig": cmd_verifier_kubeconfig,
             "deployed": cmd_deployed,
+            "diff": cmd_diff,
+            "verdict": cmd_verdict,
         }[args.cmd](args)
     except UsageError as e:
         print(f"{NAME}: {e}", file=sys.stderr)

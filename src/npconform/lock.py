@@ -9,7 +9,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-DEFAULT_LOCK = Path(__file__).resolve().parents[2] / "versions.toml"
+from npconform.resources import VERSIONS
+
+DEFAULT_LOCK = VERSIONS
 
 
 class LockError(ValueError):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,9 @@ import pytest
 
 from npconform import NAME
 from npconform.cluster.options import (
+    CNI_DENY_RESPONSE,
     CNIS,
+    DENY_RESPONSES,
     ENFORCEMENT,
     IMAGE_SOURCES,
     PROBE_TARGETS,
@@ -25,15 +28,24 @@ from npconform.cluster.options import (
     RunOptions,
     UsageError,
 )
+from npconform.lock import load
+from npconform.model.pairing import PairingError
+from npconform.platform import inventory
+from npconform.platform.target import RunState
+from npconform.probe.script import ProbeError
 from npconform.report.bundle import write_bundle
-from npconform.report.collect import Collector, append_evidence, build
+from npconform.report.collect import Collector, append_evidence, build, write_collection
+from npconform.report.document import dumps_results
 from npconform.report.terminal import summary_table
-from npconform.session import RunState, Session, attach, workdir_for
+from npconform.scenario.world import ScenarioError
+from npconform.session import Session, attach, workdir_for
 
 _STATE_KEY = "npconform_state_file"
 _SESSION = pytest.StashKey[Session]()
 _STATE = pytest.StashKey[RunState]()
-_COLLECTOR = pytest.StashKey[Collector]()
+_COLLECTED = pytest.StashKey[dict[str, Any]]()
+#: Exceptions that mean the test could not measure: errors of the test, never verdicts.
+_TEST_ERRORS = (ProbeError, ScenarioError, PairingError)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -64,7 +76,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "(kube-router without its firewall)",
     )
     g.addoption("--node-image", default=None, help="kind node image (default: versions.toml)")
-    g.addoption("--workers", type=int, default=2, help="kind worker nodes (default 2)")
+    g.addoption(
+        "--kind-workers",
+        "--workers",
+        dest="workers",
+        type=int,
+        default=2,
+        help="kind worker nodes (default 2; not pytest-xdist's -n)",
+    )
     g.addoption("--cluster-name", default=NAME, help="kind cluster name")
     g.addoption("--keep-cluster", action="store_true", help="do not delete the kind cluster")
     g.addoption(
@@ -86,6 +105,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         choices=PROBE_TARGETS,
         default="pod",
         help="probe pods by pod IP (default), Service ClusterIP, or both",
+    )
+    g.addoption(
+        "--deny-response",
+        choices=DENY_RESPONSES,
+        default=None,
+        help="what the CNI does with denied traffic: drop (the probe times out; Calico, "
+        "Cilium) or reject (a reset or ICMP unreachable; kube-router). Only with reject does "
+        "a refused probe count as blocked. Default: the documented behaviour of the CNI a "
+        "kind run installs, else drop",
     )
     g.addoption(
         "--report-dir",
@@ -135,13 +163,15 @@ def options_from(config: pytest.Config) -> RunOptions:
         probe_image=o.probe_image,
         probe_timeout=o.probe_timeout,
         probe_target=o.probe_target,
+        deny_response=o.deny_response
+        or (CNI_DENY_RESPONSE.get(o.cni, "drop") if target == "kind" else "drop"),
         report_dir=o.report_dir,
         expect_enforcement=expected,
         allow_cluster_changes=o.allow_cluster_changes or target == "kind",
         generated_cases=o.generated_cases,
         seed=o.seed if o.seed is not None else int.from_bytes(os.urandom(2), "big"),
     )
-    if o.run_id:
+    if o.run_id is not None:
         opts.run_id = o.run_id
     return opts
 
@@ -181,8 +211,18 @@ def start_session(session: pytest.Session) -> None:
         raise pytest.UsageError(f"{NAME}: {e}") from None
     except Exception as e:
         raise pytest.UsageError(
-            f"{NAME}: platform set-up failed: {type(e).__name__}: {e}"
+            f"{NAME}: platform set-up failed: {type(e).__name__}: {e}{raised_at(e)}"
         ) from None
+
+
+def raised_at(e: BaseException) -> str:
+    """Where in npconform an unexpected error was raised, for the one-line message."""
+    frames = traceback.extract_tb(e.__traceback__)
+    own = [f for f in frames if f"{os.sep}npconform{os.sep}" in f.filename]
+    if not own:
+        return ""
+    f = own[-1]
+    return f" (raised in {f.name}, {Path(f.filename).name}:{f.lineno})"
 
 
 @pytest.hookimpl(optionalhook=True)
@@ -190,6 +230,73 @@ def pytest_configure_node(node: Any) -> None:
     session = node.config.stash.get(_SESSION, None)
     if session is not None and session.state is not None:
         node.workerinput[_STATE_KEY] = str(session.state_file)
+
+
+# ---- what was collected, deselected and narrowed: every process records its own -------
+
+
+def check_of(item: pytest.Item) -> str:
+    m = item.get_closest_marker("check")
+    return str(m.args[0]) if m is not None and m.args else ""
+
+
+def _narrowing_args(config: pytest.Config) -> list[tuple[str, str]]:
+    """(file name, function) of every node-id argument naming some parameters only."""
+    out = []
+    for a in config.args:
+        if "::" in a and "[" in a:
+            path, rest = a.split("::", 1)
+            out.append((Path(path).name, rest.split("[", 1)[0].split("::")[-1]))
+    return out
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Before -k/-m deselection: every collected item and its check id."""
+    narrowing = _narrowing_args(config)
+    collected, narrowed = [], set()
+    for item in items:
+        check = check_of(item)
+        item.user_properties.append(("check", check))
+        collected.append({"nodeid": item.nodeid, "check": check})
+        file, _, func = item.nodeid.partition("::")
+        func = func.split("[", 1)[0].split("::")[-1]
+        if (Path(file).name, func) in narrowing and check:
+            narrowed.add(check)
+    config.stash[_COLLECTED] = {
+        "args": list(config.args),
+        "collected": collected,
+        "deselected": [],
+        "narrowed": sorted(narrowed),
+    }
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    if items:
+        record = items[0].config.stash.get(_COLLECTED, None)
+        if record is not None:
+            record["deselected"] += [i.nodeid for i in items]
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    state = session.config.stash.get(_STATE, None)
+    record = session.config.stash.get(_COLLECTED, None)
+    if state is not None and record is not None:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        write_collection(state.evidence_dir, worker, record)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """A test that could not measure (a probe that could not run, a scenario that cannot
+    be evidence) is marked so: an error of the test, never a verdict."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is not None and call.excinfo.errisinstance(_TEST_ERRORS):
+        report.user_properties = [
+            *report.user_properties,
+            ("test_error", call.excinfo.typename),
+        ]
 
 
 class _Reporter:
@@ -205,7 +312,13 @@ class _Reporter:
         elif report.skipped and isinstance(report.longrepr, tuple):
             message = str(report.longrepr[2])
         self.collector.add(
-            report.nodeid, report.when, report.outcome, report.duration, report.keywords, message
+            report.nodeid,
+            report.when,
+            report.outcome,
+            report.duration,
+            report.keywords,
+            message,
+            report.user_properties,
         )
 
 
@@ -217,11 +330,35 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     try:
         reporter = session.config.pluginmanager.get_plugin("npconform-reporter")
         if isinstance(reporter, _Reporter):
+            cleanup = s.cleanup()
+            end = None
+            if s.state is not None:
+                try:
+                    end = inventory.safeguard_objects(s.state.clients())
+                except Exception:  # the cluster may be gone: nothing to compare
+                    end = None
             results = build(
-                s.state, reporter.collector, " ".join(["pytest", *sys.argv[1:]]), s.opts.report_dir
+                s.state.to_json() if s.state else None,
+                reporter.collector,
+                " ".join(["pytest", *sys.argv[1:]]),
+                exit_status=int(exitstatus),
+                interrupted=int(exitstatus) == int(pytest.ExitCode.INTERRUPTED),
+                cleanup=cleanup,
+                artifacts_end=end,
+                probe_image=load().image("agnhost"),
             )
-            paths = write_bundle(results, s.opts.report_dir)
             tr = session.config.pluginmanager.get_plugin("terminalreporter")
+            try:
+                paths = write_bundle(results, s.opts.report_dir)
+            except Exception as e:  # the run's evidence must never be lost to a rendering bug
+                session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+                (s.opts.report_dir / "results.raw.json").write_text(dumps_results(results))
+                if tr is not None:
+                    tr.write_line(
+                        f"{NAME}: writing the evidence bundle failed ({type(e).__name__}: {e}); "
+                        f"the raw results are in {s.opts.report_dir / 'results.raw.json'}"
+                    )
+                return
             if tr is not None:
                 tr.write_sep("=", "npconform summary")
                 tr.write_line(summary_table(results))

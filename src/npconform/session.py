@@ -12,7 +12,6 @@ import os
 import signal
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -21,54 +20,14 @@ from npconform import NAME
 from npconform.airgap.build import default_cache
 from npconform.cluster.client import Clients
 from npconform.cluster.kind import KindTarget
+from npconform.cluster.kube import InstallReport
 from npconform.cluster.options import RunOptions, UsageError
+from npconform.cluster.workload import RUN_LABEL, delete_namespaces
+from npconform.gatekeeper import install as gkinstall
 from npconform.lock import Lock, load
-from npconform.platform import install
+from npconform.platform import cni, inventory
 from npconform.platform.capabilities import Capabilities, discover
-from npconform.workload import RUN_LABEL, delete_namespaces
-
-
-@dataclass
-class RunState:
-    """Everything workers and reports need about the run."""
-
-    options: RunOptions
-    kubeconfig: Path
-    capabilities: Capabilities
-    offline: bool = False
-    timings: list[dict[str, Any]] = field(default_factory=list)
-    started: float = field(default_factory=time.time)
-    workdir: Path = Path(".")
-
-    @property
-    def evidence_dir(self) -> Path:
-        return self.workdir / "evidence"
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "options": self.options.to_json(),
-            "kubeconfig": str(self.kubeconfig),
-            "capabilities": self.capabilities.to_json(),
-            "offline": self.offline,
-            "timings": self.timings,
-            "started": self.started,
-            "workdir": str(self.workdir),
-        }
-
-    @classmethod
-    def from_json(cls, d: dict[str, Any]) -> RunState:
-        return cls(
-            options=RunOptions.from_json(d["options"]),
-            kubeconfig=Path(d["kubeconfig"]),
-            capabilities=Capabilities.from_json(d["capabilities"]),
-            offline=bool(d.get("offline")),
-            timings=list(d.get("timings", [])),
-            started=float(d.get("started", time.time())),
-            workdir=Path(d.get("workdir", ".")),
-        )
-
-    def clients(self) -> Clients:
-        return Clients(self.kubeconfig, self.options.context)
+from npconform.platform.target import RunState
 
 
 def say(msg: str, t0: float | None = None) -> None:
@@ -83,6 +42,7 @@ class Session:
         self.lock = lock or load()
         self.kind: KindTarget | None = None
         self.state: RunState | None = None
+        self.cleaned = False
         self._old_term: Any = None
 
     @property
@@ -115,35 +75,48 @@ class Session:
             version = clients.check_reachable()
             say(f"API server reachable, Kubernetes {version}")
             if self.opts.target == "kind" and self.opts.install_platform:
-                rep = install.InstallReport()
+                rep = InstallReport()
                 self._install(clients, offline, rep)
                 timings += rep.steps
             caps = discover(clients)
             self._require_platform(caps)
+            who = inventory.identity(clients)
+            objects = inventory.safeguard_objects(clients)
+            cni_version = inventory.cni_version(clients, caps.cni)
         except BaseException:
             self.finish(failed=True)
             raise
-        self.state = RunState(self.opts, kubeconfig, caps, offline, timings, workdir=self.workdir)
+        self.state = RunState(
+            self.opts,
+            kubeconfig,
+            caps,
+            offline,
+            timings,
+            workdir=self.workdir,
+            identity=who,
+            artifacts=objects,
+            cni_version=cni_version,
+        )
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.state_file.write_text(json.dumps(self.state.to_json(), indent=2))
         return self.state
 
-    def _install(self, clients: Clients, offline: bool, rep: install.InstallReport) -> None:
+    def _install(self, clients: Clients, offline: bool, rep: InstallReport) -> None:
         cache = default_cache()
         t0 = time.monotonic()
         if self.opts.cni == "calico":
-            install.install_calico(clients, self.lock, cache, offline, rep)
+            cni.install_calico(clients, self.lock, cache, offline, rep)
         elif self.opts.cni == "kube-router":
-            install.install_kube_router(clients, self.lock, self.opts.cni_firewall, rep)
+            cni.install_kube_router(clients, self.lock, self.opts.cni_firewall, rep)
         else:
             raise UsageError(f"installing CNI '{self.opts.cni}' needs images this run cannot get")
         say("CNI ready", t0)
         t1 = time.monotonic()
-        install.install_gatekeeper(clients, self.lock, cache, offline, rep)
+        gkinstall.install_gatekeeper(clients, self.lock, cache, offline, rep)
         say("Gatekeeper ready", t1)
         t2 = time.monotonic()
         expected = self.opts.expect_enforcement
-        install.install_safeguard(clients, rep, "deny" if expected == "any" else expected)
+        gkinstall.install_safeguard(clients, rep, "deny" if expected == "any" else expected)
         say("require-networkpolicy constraint enforced", t2)
 
     def _require_platform(self, caps: Capabilities) -> None:
@@ -164,25 +137,38 @@ class Session:
         except ValueError:  # not the main thread
             self._old_term = None
 
-    def finish(self, failed: bool = False) -> None:
-        """Remove the run's namespaces; delete the cluster unless kept."""
+    def cleanup(self) -> dict[str, Any]:
+        """Remove the run's namespaces (when the cluster outlives the run) and say what
+        was removed and what is left: part of the record of how the test was run."""
+        self.cleaned = True
         kubeconfig = (
             self.state.kubeconfig
             if self.state
             else (self.workdir / "kind" / "kubeconfig" if self.kind else self.opts.kubeconfig)
         )
-        if (
-            kubeconfig
-            and Path(kubeconfig).exists()
-            and not (self.kind and not self.opts.keep_cluster)
-        ):
-            try:
-                clients = Clients(Path(kubeconfig), self.opts.context)
-                left = delete_namespaces(clients, f"{RUN_LABEL}={self.opts.run_id}", wait=120)
-                if left:
-                    say(f"removed {len(left)} namespace(s) of run {self.opts.run_id}")
-            except Exception as e:
-                say(f"cleanup of run {self.opts.run_id} failed: {e}")
+        selector = f"{RUN_LABEL}={self.opts.run_id}"
+        if not kubeconfig or not Path(kubeconfig).exists():
+            return {"selector": selector, "done": False, "reason": "no kubeconfig"}
+        if self.kind and not self.opts.keep_cluster:
+            return {"selector": selector, "done": True, "reason": "the kind cluster is deleted"}
+        try:
+            clients = Clients(Path(kubeconfig), self.opts.context)
+            removed = delete_namespaces(clients, selector, wait=120)
+            left = [
+                n.metadata.name
+                for n in clients.core().list_namespace(label_selector=selector).items
+            ]
+        except Exception as e:
+            say(f"cleanup of run {self.opts.run_id} failed: {e}")
+            return {"selector": selector, "done": False, "reason": f"{type(e).__name__}: {e}"}
+        if removed:
+            say(f"removed {len(removed)} namespace(s) of run {self.opts.run_id}")
+        return {"selector": selector, "done": not left, "removed": removed, "left": left}
+
+    def finish(self, failed: bool = False) -> None:
+        """Remove the run's namespaces; delete the cluster unless kept."""
+        if not self.cleaned:
+            self.cleanup()
         if self.kind is not None:
             if self.opts.keep_cluster:
                 say(

@@ -11,11 +11,14 @@ from typing import Any
 
 import pytest
 
-from npconform import admission as adm
+from npconform.cluster import kube
 from npconform.cluster.client import Clients
-from npconform.platform import capabilities, install, kube
-from npconform.session import RunState
-from npconform.workload import delete_namespaces, ensure_namespace
+from npconform.cluster.workload import delete_namespaces, ensure_namespace
+from npconform.gatekeeper import admission as adm
+from npconform.gatekeeper import install as gkinstall
+from npconform.gatekeeper import names as gk
+from npconform.platform import capabilities
+from npconform.platform.target import RunState
 
 _counter = itertools.count()
 
@@ -38,7 +41,7 @@ def constraint(run_state: RunState, clients: Clients) -> Constraint:
     if c is None:
         pytest.fail(
             "the require-networkpolicy safeguard is absent: no K8sRequireNetworkPolicy constraint "
-            f"(looked for {', '.join(capabilities.CONSTRAINT_NAMES)})",
+            f"(looked for {', '.join(gk.CONSTRAINT_NAMES)})",
             pytrace=False,
         )
     kinds = {
@@ -60,12 +63,12 @@ def enforcing(clients: Clients, constraint: Constraint) -> Constraint:
     if not registered:
         pytest.fail(
             "Gatekeeper's validating webhook is not registered "
-            f"({capabilities.WEBHOOK_CONFIG} / validation.gatekeeper.sh missing): nothing enforces "
+            f"({gk.WEBHOOK_CONFIG} / {gk.WEBHOOK} missing): nothing enforces "
             "the constraint, admission results cannot be trusted",
             pytrace=False,
         )
-    pods = install.webhook_pods(clients)
-    ready = kube.pods_ready(clients, install.GK_NS, "control-plane=controller-manager")
+    pods = gkinstall.webhook_pods(clients)
+    ready = kube.pods_ready(clients, gk.NAMESPACE, "control-plane=controller-manager")
     if not pods or not ready:
         pytest.fail(
             f"Gatekeeper's webhook pods are not running (failurePolicy {failure_policy}): "
@@ -75,13 +78,13 @@ def enforcing(clients: Clients, constraint: Constraint) -> Constraint:
                 else "requests fail or are not checked"
             )
             + "\n"
-            + kube.diagnose_pods(clients, install.GK_NS, "control-plane=controller-manager"),
+            + kube.diagnose_pods(clients, gk.NAMESPACE, "control-plane=controller-manager"),
             pytrace=False,
         )
     try:
         kube.wait_until(
             f"every Gatekeeper webhook pod to enforce the current generation of {constraint.name}",
-            lambda: install.constraint_enforced(clients, constraint.name),
+            lambda: gkinstall.constraint_enforced(clients, constraint.name),
             timeout=60,
         )
     except kube.WaitTimeout as e:
@@ -158,6 +161,7 @@ class Verify:
             {
                 "case": case,
                 "kind": result.kind,
+                "namespace": result.namespace,
                 "expected": expected,
                 "observed": result.observed,
                 "ok": ok,
@@ -202,6 +206,36 @@ class Verify:
                 "SyncSet for networking.k8s.io/v1 NetworkPolicy): the constraint sees no policy"
             )
         assert ok, f"{case}: expected admission without warning; {result.describe()}{hint}"
+
+    def witnessed(
+        self, result: adm.Admission | None, case: str = "", failure: str = "", policy: str = ""
+    ) -> None:
+        """The witness of a "must be refused" case (``adm.prove_synced``): its dry run
+        settled as admitted, so the case's ``policy`` is in every webhook pod's inventory.
+        ``failure``: why it did not settle (the row then records a mismatch and this fails
+        the test); ``result`` is the last dry-run answer (None: none came)."""
+        ok = not failure and result is not None and result.observed == "admitted"
+        what = f"policy {policy}" if policy else "policy"
+        self.evidence.append(
+            {
+                "case": f"{case} (witness: {what} synced)",
+                "kind": result.kind if result is not None else "Pod",
+                "expected": "admitted",
+                "observed": result.observed if result is not None else "no answer",
+                "ok": ok,
+                "message": failure or (f"dry run of {result.id}" if result is not None else ""),
+            }
+        )
+        if ok:
+            return
+        hint = ""
+        if not self.synced:
+            hint = (
+                "; Gatekeeper does not sync NetworkPolicies into its inventory (no Config or "
+                "SyncSet for networking.k8s.io/v1 NetworkPolicy): no policy ever reaches it"
+            )
+        detail = failure or (result.describe() if result is not None else "no answer")
+        raise AssertionError(f"{case}: witness of {what} not admitted: {detail}{hint}")
 
 
 @pytest.fixture

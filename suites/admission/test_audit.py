@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import pytest
 
-from npconform import admission as adm
 from npconform.cluster.client import Clients
-from npconform.session import RunState
-from npconform.workload import delete_namespaces, ensure_namespace, set_namespace_labels
+from npconform.cluster.workload import delete_namespaces, ensure_namespace, set_namespace_labels
+from npconform.gatekeeper import admission as adm
+from npconform.platform.target import RunState
 
 from .conftest import Constraint
 
-pytestmark = [pytest.mark.admission, pytest.mark.cluster]
+pytestmark = [pytest.mark.admission, pytest.mark.cluster, pytest.mark.check("ADM-AUDIT")]
 
 
 def test_preexisting_pod_appears_in_audit_violations(

@@ -7,16 +7,16 @@ from __future__ import annotations
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from npconform import admission as adm
+from npconform.cluster import kube
 from npconform.cluster.client import Clients
-from npconform.platform import kube
-from npconform.session import RunState
-from npconform.workload import apply_policies
+from npconform.cluster.workload import apply_policies
+from npconform.gatekeeper import admission as adm
+from npconform.platform.target import RunState
 
 from .conftest import Constraint, Verify
 from .policies import policy
 
-pytestmark = [pytest.mark.admission, pytest.mark.cluster]
+pytestmark = [pytest.mark.admission, pytest.mark.cluster, pytest.mark.check("ADM-CONTROLLERS")]
 
 KINDS = [
     "Deployment",

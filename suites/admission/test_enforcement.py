@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from npconform import admission as adm
 from npconform.cluster.client import Clients
-from npconform.platform import capabilities, install
-from npconform.session import RunState
-from npconform.workload import apply_policies
+from npconform.cluster.workload import apply_policies
+from npconform.gatekeeper import admission as adm
+from npconform.gatekeeper import install as gkinstall
+from npconform.platform import capabilities
+from npconform.platform.target import RunState
 
 from .conftest import Constraint, Verify
 from .policies import policy
@@ -16,21 +17,23 @@ from .policies import policy
 pytestmark = [pytest.mark.admission, pytest.mark.cluster]
 
 
+@pytest.mark.check("ADM-WEBHOOK")
 def test_webhook_registered_and_constraint_current_on_every_pod(
     clients: Clients, enforcing: Constraint
 ) -> None:
     registered, failure_policy = capabilities.webhook(clients)
     assert registered
-    pods = install.webhook_pods(clients)
+    pods = gkinstall.webhook_pods(clients)
     assert pods, "no Gatekeeper webhook pod"
-    assert install.constraint_enforced(clients, enforcing.name), (
+    assert gkinstall.constraint_enforced(clients, enforcing.name), (
         f"not every webhook pod ({pods}) reports the current generation of {enforcing.name}"
     )
     if failure_policy == "Ignore":
         # Admission is fail-open: verdicts only hold while the webhook pods are up.
-        assert install.webhook_pods(clients)
+        assert gkinstall.webhook_pods(clients)
 
 
+@pytest.mark.check("ADM-ACTION")
 def test_enforcement_action_is_the_expected_one(
     run_state: RunState, action: str, enforcing: Constraint
 ) -> None:
@@ -39,6 +42,7 @@ def test_enforcement_action_is_the_expected_one(
     assert want == "any" or action == want
 
 
+@pytest.mark.check("ADM-REFUSE-POD")
 def test_pod_without_policy_is_refused(
     clients: Clients, namespace: str, verify: Verify, probe_image: str, run_state: RunState
 ) -> None:
@@ -48,6 +52,7 @@ def test_pod_without_policy_is_refused(
     verify.refused(adm.create(clients, body), "pod without any NetworkPolicy")
 
 
+@pytest.mark.check("ADM-ADMIT-POD")
 def test_pod_with_selecting_policy_is_admitted(
     clients: Clients, namespace: str, verify: Verify, probe_image: str, run_state: RunState
 ) -> None:

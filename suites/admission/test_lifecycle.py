@@ -7,15 +7,15 @@ import time
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from npconform import admission as adm
 from npconform.cluster.client import Clients
-from npconform.session import RunState
-from npconform.workload import apply_policies, delete_policy
+from npconform.cluster.workload import apply_policies, delete_policy
+from npconform.gatekeeper import admission as adm
+from npconform.platform.target import RunState
 
 from .conftest import Verify
 from .policies import policy
 
-pytestmark = [pytest.mark.admission, pytest.mark.cluster]
+pytestmark = [pytest.mark.admission, pytest.mark.cluster, pytest.mark.check("ADM-LIFECYCLE")]
 
 
 def test_pod_right_after_its_policy_is_admitted(

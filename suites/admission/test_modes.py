@@ -8,10 +8,11 @@ from collections.abc import Iterator
 
 import pytest
 
-from npconform import admission as adm
+from npconform.cluster import kube
 from npconform.cluster.client import Clients
-from npconform.platform import install, kube
-from npconform.session import RunState
+from npconform.gatekeeper import admission as adm
+from npconform.gatekeeper import install as gkinstall
+from npconform.platform.target import RunState
 
 from .conftest import Constraint, Verify
 
@@ -20,11 +21,14 @@ pytestmark = [
     pytest.mark.cluster,
     pytest.mark.mutates_constraint,
     pytest.mark.xdist_group("constraint"),
+    pytest.mark.check("ADM-MODES"),
 ]
 
 
 @pytest.fixture
-def switch(clients: Clients, enforcing: Constraint, run_state: RunState) -> Iterator[object]:
+def switch(
+    clients: Clients, enforcing: Constraint, run_state: RunState, record_evidence
+) -> Iterator[object]:
     if not run_state.options.allow_cluster_changes:
         pytest.skip(
             "changing the constraint's mode needs --allow-cluster-changes on an existing cluster"
@@ -32,10 +36,18 @@ def switch(clients: Clients, enforcing: Constraint, run_state: RunState) -> Iter
     original = enforcing.action
 
     def to(action: str) -> None:
+        record_evidence(
+            "cluster_change",
+            {
+                "object": f"K8sRequireNetworkPolicy {enforcing.name}",
+                "change": f"spec.enforcementAction -> {action}",
+                "restores": action == original,
+            },
+        )
         adm.set_enforcement(clients, enforcing.name, action)
         kube.wait_until(
             f"{enforcing.name} in {action} mode on every webhook pod",
-            lambda: install.constraint_enforced(clients, enforcing.name),
+            lambda: gkinstall.constraint_enforced(clients, enforcing.name),
             timeout=60,
         )
 

@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from kubernetes.client.exceptions import ApiException
 
-from npconform import admission as adm
 from npconform.cluster.client import Clients
-from npconform.session import RunState
-from npconform.workload import delete_namespaces, ensure_namespace
+from npconform.cluster.workload import delete_namespaces, ensure_namespace
+from npconform.gatekeeper import admission as adm
+from npconform.platform.target import RunState
 
 from .conftest import Constraint, Verify
 
-pytestmark = [pytest.mark.admission, pytest.mark.cluster]
+pytestmark = [pytest.mark.admission, pytest.mark.cluster, pytest.mark.check("ADM-SCOPE")]
 
 
 def test_kube_system_admits_pods_without_policy(

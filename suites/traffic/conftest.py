@@ -9,8 +9,10 @@ from typing import Any
 import pytest
 
 from npconform.cluster.client import Clients
-from npconform.session import RunState
-from npconform.world import World
+from npconform.platform.target import RunState
+from npconform.scenario.play import Played, play
+from npconform.scenario.spec import Scenario
+from npconform.scenario.world import World
 
 
 @pytest.fixture
@@ -28,5 +30,21 @@ def make_world(
         return w
 
     yield make
+    errors = []
     for w in worlds:
-        w.close()
+        try:
+            w.close()
+        except Exception as e:  # close every world, then report
+            errors.append(f"{w.scenario}: {type(e).__name__}: {e}")
+    if errors:
+        raise RuntimeError("closing worlds failed: " + "; ".join(errors))
+
+
+@pytest.fixture
+def play_scenario(make_world: Callable[[str], World]) -> Callable[[Scenario], Played]:
+    """Run a scenario (``npconform.scenario.spec``) in a world of its own."""
+
+    def run(scenario: Scenario) -> Played:
+        return play(make_world(scenario.name), scenario)
+
+    return run

@@ -1,54 +1,25 @@
-"""Scenario data: the seed's two cases as namespaces, pods, platform-style policies, and the
-flows that must be allowed. Everything not listed must be blocked."""
+"""The platform-style policies of the seed's two cases: default deny, DNS, and one policy
+per component allowing only its required flows (the scenarios are in ``scenarios``)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any
 
-from npconform.model.matrix import Cell, Matrix
+from npconform.model.netpol import network_policy
 
 APP = "app.kubernetes.io/name"
 PART = "app.kubernetes.io/component"
 TENANT = "tenant"
 
 
-@dataclass(frozen=True)
-class Flow:
-    src: str
-    dst: str
-    port: int
-    protocol: str = "TCP"
-
-
-def expected(
-    sources: list[str], targets: list[str], columns: list[tuple[int, str]], flows: set[Flow]
-) -> Matrix:
-    m = Matrix()
-    for s in sources:
-        for t in targets:
-            if s == t:
-                continue
-            for port, proto in columns:
-                m[Cell(s, t, port, proto)] = Flow(s, t, port, proto) in flows
-    return m
-
-
-def np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
-
-
 def default_deny(ns: str) -> dict[str, Any]:
-    return np(ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]})
+    return network_policy(
+        ns, "default-deny", {"podSelector": {}, "policyTypes": ["Ingress", "Egress"]}
+    )
 
 
 def allow_dns(ns: str) -> dict[str, Any]:
-    return np(
+    return network_policy(
         ns,
         "allow-dns",
         {
@@ -91,7 +62,7 @@ def allow(
         spec["egress"] = [
             {"to": [peer], "ports": [{"port": port, "protocol": "TCP"}]} for peer, port in egress_to
         ]
-    return np(ns, name, spec)
+    return network_policy(ns, name, spec)
 
 
 def component(name: str) -> dict[str, Any]:
@@ -133,15 +104,6 @@ def tenant_policies(ns: str, tenant: str) -> list[dict[str, Any]]:
     ]
 
 
-def tenant_flows() -> set[Flow]:
-    flows = set()
-    for t in TENANTS:
-        flows.add(Flow(f"{INGRESS_NS}/controller", f"{t}/frontend", WEB))
-        flows.add(Flow(f"{t}/frontend", f"{t}/backend", WEB))
-        flows.add(Flow(f"{t}/backend", f"{t}/database", DB))
-    return flows
-
-
 # ---- the seed's second case: component segregation -----------------------------------------
 
 SHOP = "shop"
@@ -172,13 +134,3 @@ def component_policies(ns: str) -> list[dict[str, Any]]:
         ),
         allow(ns, "queue", "queue", ingress_from=[component("backend")], ingress_port=MQ),
     ]
-
-
-def component_flows() -> set[Flow]:
-    s = SHOP
-    return {
-        Flow(f"{s}/frontend", f"{s}/backend", WEB),
-        Flow(f"{s}/backend", f"{s}/database", DB),
-        Flow(f"{s}/backoffice", f"{s}/database", DB),
-        Flow(f"{s}/backend", f"{s}/queue", MQ),
-    }

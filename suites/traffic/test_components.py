@@ -6,40 +6,21 @@ from __future__ import annotations
 import pytest
 
 from npconform.model.matrix import Cell
-from npconform.world import PodDef
 
-from .flows import (
-    APP,
-    COMPONENTS,
-    DB,
-    PART,
-    SHOP,
-    WEB,
-    component_flows,
-    component_policies,
-    expected,
-)
+from .flows import DB, SHOP, WEB
+from .scenarios import COMPONENTS_SCENARIO
 
-pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
-
-COLUMNS = [(WEB, "TCP"), (DB, "TCP"), (WEB, "UDP"), (DB, "UDP")]
+pytestmark = [pytest.mark.traffic, pytest.mark.cluster, pytest.mark.check("SEG-COMPONENTS")]
 
 
-def test_components_only_required_flows(make_world) -> None:
-    w = make_world("components")
-    w.namespace(SHOP, {"team": "shop"}, exempt=False)
-    w.apply(*component_policies(SHOP))
-    pods = [PodDef(SHOP, c, {APP: "shop", PART: c}) for c in COMPONENTS]
-    w.add_pods(pods)
-    ids = [p.id for p in pods]
-    r = w.expect("component policies", expected(ids, ids, COLUMNS, component_flows()))
-    obs = r.outcome.observed
-    assert obs[Cell(f"{SHOP}/frontend", f"{SHOP}/database", DB, "TCP")] is False, (
+def test_components_only_required_flows(play_scenario) -> None:
+    r = play_scenario(COMPONENTS_SCENARIO).step("component policies")
+    assert r.reads(Cell(f"{SHOP}/frontend", f"{SHOP}/database", DB, "TCP")) is False, (
         "frontend reaches the database"
     )
-    assert obs[Cell(f"{SHOP}/backend", f"{SHOP}/database", DB, "TCP")] is True, (
+    assert r.reads(Cell(f"{SHOP}/backend", f"{SHOP}/database", DB, "TCP")) is True, (
         "backend cannot reach the database"
     )
-    assert obs[Cell(f"{SHOP}/backend", f"{SHOP}/database", WEB, "TCP")] is False, (
+    assert r.reads(Cell(f"{SHOP}/backend", f"{SHOP}/database", WEB, "TCP")) is False, (
         "database reachable off its port"
     )

@@ -1,16 +1,20 @@
-"""DNS is reachable only where a policy allows it."""
+"""DNS is reachable only where a policy allows it: probed like every other cell, with the
+cluster's DNS service as the target and its pods' labels in the engine's model."""
 
 from __future__ import annotations
 
 import pytest
 
 from npconform.model.matrix import Cell, Matrix
-from npconform.probe.converge import converge
-from npconform.world import PodDef
+from npconform.model.netpol import ContainerPort
+from npconform.probe.script import DNS
+from npconform.scenario.world import PodDef
 
 from .flows import allow_dns, default_deny
 
-pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
+pytestmark = [pytest.mark.traffic, pytest.mark.cluster, pytest.mark.check("NET-DNS")]
+
+KUBE_DNS = "kube-system/kube-dns"
 
 
 def test_dns_only_where_allowed(make_world, clients) -> None:
@@ -21,15 +25,19 @@ def test_dns_only_where_allowed(make_world, clients) -> None:
     w.add_pods(
         [PodDef("open", "client", {"app": "client"}), PodDef("closed", "client", {"app": "client"})]
     )
-    dns_ip = clients.core().read_namespaced_service("kube-dns", "kube-system").spec.cluster_ip
-    probes = {}
-    want = Matrix()
-    for pid, allowed in (("open/client", True), ("closed/client", False)):
-        p = w.dns_probe(pid, dns_ip)
-        probes[p.cell] = (w.source(pid), p)
-        want[p.cell] = allowed
-    outcome = converge(w.engine, probes, want, deadline=30)
-    assert outcome.ok, (
-        f"DNS reachability wrong: expected {want.to_json()}, observed {outcome.observed.to_json()}"
+    svc = clients.core().read_namespaced_service("kube-dns", "kube-system")
+    w.add_service(
+        KUBE_DNS,
+        svc.spec.cluster_ip,
+        dict(svc.spec.selector or {}),
+        [ContainerPort(53, "UDP", "dns"), ContainerPort(53, "TCP", "dns-tcp")],
     )
-    assert Cell("open/client", "kube-system/kube-dns", 53, "DNS") in outcome.observed
+    w.expect(
+        "DNS from a namespace that allows it, and from one that does not",
+        Matrix(
+            {
+                Cell("open/client", KUBE_DNS, 53, DNS): True,
+                Cell("closed/client", KUBE_DNS, 53, DNS): False,
+            }
+        ),
+    )

@@ -10,11 +10,16 @@ import pytest
 
 from npconform.model.generate import GeneratedCase, sample_cases
 from npconform.model.netpol import PolicyEngine
+from npconform.platform.target import RunState
 from npconform.pytest_plugin import run_state_of
-from npconform.session import RunState
-from npconform.world import PodDef, World
+from npconform.scenario.world import TWIN, PodDef, World
 
-pytestmark = [pytest.mark.traffic, pytest.mark.cluster, pytest.mark.xdist_group("generated")]
+pytestmark = [
+    pytest.mark.traffic,
+    pytest.mark.cluster,
+    pytest.mark.xdist_group("generated"),
+    pytest.mark.check("NET-GENERATED"),
+]
 
 PORTS = [(8080, "TCP"), (8081, "TCP"), (8080, "UDP"), (8081, "UDP")]
 TEAMS = {"x": {"team": "red"}, "y": {"team": "blue"}, "z": {}}
@@ -38,21 +43,23 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 @pytest.fixture(scope="module")
-def gen_world(run_state: RunState, clients, worker_id_short: str, request) -> Iterator[World]:
-    from npconform.report.collect import append_evidence
-
-    records: list = []
-    w = World(
-        run_state, clients, "generated", worker_id_short, record=lambda k, d: records.append((k, d))
-    )
-    for ns, labels in TEAMS.items():
-        w.namespace(ns, labels)
-    w.add_pods([PodDef(ns, p, pod_labels(j, p)) for ns in TEAMS for j, p in enumerate("abc")])
+def module_world(run_state: RunState, clients, worker_id_short: str) -> Iterator[World]:
+    w = World(run_state, clients, "generated", worker_id_short)
     try:
+        for ns, labels in TEAMS.items():
+            w.namespace(ns, labels)
+        w.add_pods([PodDef(ns, p, pod_labels(j, p)) for ns in TEAMS for j, p in enumerate("abc")])
         yield w
     finally:
         w.close()
-        append_evidence(run_state.evidence_dir, worker_id_short, request.node.nodeid, records)
+
+
+@pytest.fixture
+def gen_world(module_world: World, record_evidence) -> Iterator[World]:
+    """The module's world, recording its steps as this test's evidence."""
+    module_world.record = record_evidence
+    yield module_world
+    module_world.record = None
 
 
 def cases(state: RunState, world: World) -> list[GeneratedCase]:
@@ -64,12 +71,12 @@ def test_generated_case(index: int, gen_world: World, run_state: RunState) -> No
     case = cases(run_state, gen_world)[index]
     gen_world.delete_all_policies()
     gen_world.apply(*case.policies)
-    ids = [p for p in gen_world.pods]
+    ids = [p for p in gen_world.pods if p != TWIN]
     want = gen_world.computed(ids, ids, PORTS)
     for c in [c for c in want if c.src == c.dst]:
         del want.cells[c]
     try:
-        gen_world.expect(case.name, want)
+        gen_world.expect(case.name, want, computed=True)
     except AssertionError as e:
         raise AssertionError(
             f"generated case {case.name} (seed {case.seed}, index {case.index}) disagrees with the "

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from npconform.world import PodDef
+from npconform.scenario.world import PodDef
 
-pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
+pytestmark = [pytest.mark.traffic, pytest.mark.cluster, pytest.mark.check("NET-SCTP")]
 
 
 def test_sctp(make_world, record_evidence) -> None:
@@ -15,7 +15,7 @@ def test_sctp(make_world, record_evidence) -> None:
     w.namespace("s")
     w.add_pods([PodDef("s", "probe", {"app": "probe"})])
     src = w.source("s/probe")
-    out = w.engine._exec_pod(src, "grep -c '^SCTP ' /proc/net/protocols || true; echo NPC-END")
+    out = w.engine.exec(src, "grep -c '^SCTP ' /proc/net/protocols || true")
     if out.split()[0] == "0":
         reason = "the nodes' kernel has no SCTP support (no SCTP in /proc/net/protocols)"
     else:

@@ -17,14 +17,17 @@ from typing import Any
 
 import pytest
 
-from npconform import externals
 from npconform.model import e2e_cases as e2e
 from npconform.model.matrix import Cell, Matrix
-from npconform.model.netpol import load_policies
-from npconform.session import RunState
-from npconform.world import PodDef, World
+from npconform.model.netpol import load_policies, network_policy
+from npconform.model.pairing import is_external
+from npconform.platform.target import RunState
+from npconform.scenario import externals
+from npconform.scenario.world import PodDef, World
 
 pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
+SEMANTICS = pytest.mark.check("NET-SEMANTICS")
+IPBLOCK = pytest.mark.check("NET-IPBLOCK")
 
 # Under xdist the cases are split over two groups; each worker builds its own model.
 GROUPS = 2
@@ -58,43 +61,35 @@ def shift_ports(policy: dict[str, Any]) -> dict[str, Any]:
 
 
 def expected_for(exp: dict[tuple[int, str], e2e.Expect], peers: list[str]) -> Matrix:
+    """Every ordered pair of distinct peers that crosses the cluster (two external hosts
+    never do: their cells are no evidence)."""
     m = Matrix()
     for (port, proto), rule in exp.items():
         for s in peers:
             for d in peers:
-                if s != d:
+                if s != d and not (is_external(s) and is_external(d)):
                     m[Cell(s, d, port + SHIFT, proto)] = rule.verdict(s, d)
     return m
 
 
 @pytest.fixture(scope="module")
-def model(
-    run_state: RunState, clients, worker_id_short: str, request: pytest.FixtureRequest
-) -> Iterator[World]:
-    from npconform.report.collect import append_evidence
-
-    records: list[tuple[str, Any]] = []
-    w = World(
-        run_state, clients, "semantics", worker_id_short, record=lambda k, d: records.append((k, d))
-    )
-    for ns in ("x", "y", "z"):
-        w.namespace(ns, {"ns": ns})
-    w.add_pods(PODS)
+def model(run_state: RunState, clients, worker_id_short: str) -> Iterator[World]:
+    w = World(run_state, clients, "semantics", worker_id_short)
     hosts: list[externals.ExternalHost] = []
-    if run_state.options.target == "kind":
-        image = run_state.options.probe_image or e2e_image()
-        for name in ("one", "two"):
-            h = externals.start(run_state.options.run_id, worker_id_short, name, image, PORTS)
-            hosts.append(h)
-            w.add_external(name, h.container, h.ip)
-            for st in w.pod_state.values():
-                h.route(st.ip, st.host_ip)
     try:
+        for ns in ("x", "y", "z"):
+            w.namespace(ns, {"ns": ns})
+        w.add_pods(PODS)
+        if run_state.options.target == "kind":
+            image = run_state.options.probe_image or e2e_image()
+            for name in ("one", "two"):
+                h = externals.start(run_state.options.run_id, worker_id_short, name, image, PORTS)
+                hosts.append(h)
+                w.add_external(h)
         yield w
     finally:
         externals.stop(hosts)
         w.close()
-        append_evidence(run_state.evidence_dir, worker_id_short, request.node.nodeid, records)
 
 
 def e2e_image() -> str:
@@ -108,15 +103,19 @@ def peers_of(w: World) -> list[str]:
 
 
 @pytest.fixture
-def fresh(model: World) -> Iterator[World]:
+def fresh(model: World, record_evidence) -> Iterator[World]:
+    """The module's world with no policy, recording its steps as this test's evidence."""
+    model.record = record_evidence
     model.delete_all_policies()
     yield model
     model.delete_all_policies()
+    model.record = None
 
 
 CASES = [c for c in e2e.CASES if "ipBlock" not in "".join(c.policies)]
 
 
+@SEMANTICS
 @pytest.mark.parametrize(
     "case", [pytest.param(c, id=c.name, marks=group(i)) for i, c in enumerate(CASES)]
 )
@@ -130,20 +129,12 @@ def test_e2e_category(case: e2e.Case, fresh: World) -> None:
 # ---- ipBlock, with the run's real addresses ------------------------------------------------
 
 
-def _np(ns: str, name: str, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": name, "namespace": ns},
-        "spec": spec,
-    }
-
-
+@IPBLOCK
 @group(0)
 def test_ipblock_egress_to_one_pod(fresh: World) -> None:
     yb = fresh.pod_state["y/b"].ip
     fresh.apply(
-        _np(
+        network_policy(
             "x",
             "to-y-b",
             {
@@ -157,6 +148,7 @@ def test_ipblock_egress_to_one_pod(fresh: World) -> None:
     fresh.expect("ipBlock egress to one pod's /32", expected_for(exp, peers_of(fresh)))
 
 
+@IPBLOCK
 @group(1)
 def test_ipblock_egress_with_except(fresh: World) -> None:
     if not fresh.externals:
@@ -164,7 +156,7 @@ def test_ipblock_egress_with_except(fresh: World) -> None:
     xb = fresh.pod_state["x/b"].ip
     two = fresh.externals["two"].ip
     fresh.apply(
-        _np(
+        network_policy(
             "x",
             "cidr-except",
             {
@@ -195,13 +187,14 @@ def test_ipblock_egress_with_except(fresh: World) -> None:
     )
 
 
+@IPBLOCK
 @group(2)
 def test_ipblock_ingress_from_external_range_with_except(fresh: World) -> None:
     if not fresh.externals:
         pytest.skip("no host outside the cluster on this target (kind only)")
     two = fresh.externals["two"].ip
     fresh.apply(
-        _np(
+        network_policy(
             "x",
             "from-ext",
             {
@@ -223,11 +216,12 @@ def test_ipblock_ingress_from_external_range_with_except(fresh: World) -> None:
     )
 
 
+@IPBLOCK
 @group(3)
 def test_ipblock_ingress_matches_pods_by_ip(fresh: World) -> None:
     ips = [fresh.pod_state[p].ip for p in ("y/a", "y/b", "y/c")]
     fresh.apply(
-        _np(
+        network_policy(
             "x",
             "from-y-ips",
             {

@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from npconform.session import RunState
-from npconform.workload import RUN_LABEL
-from npconform.world import PodDef, World
+from npconform.cluster.workload import RUN_LABEL
+from npconform.platform.target import RunState
+from npconform.scenario.world import PodDef, World
 
-pytestmark = [pytest.mark.cluster]
+pytestmark = [pytest.mark.cluster, pytest.mark.check("DEPLOYED-VERIFY")]
 
 ROOT = Path(__file__).resolve().parents[2]
 

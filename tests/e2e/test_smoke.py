@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+from npconform.cluster import kube
+from npconform.gatekeeper.names import NAMESPACE as GK_NS
 from npconform.model.matrix import Cell, Matrix
-from npconform.platform import kube
-from npconform.platform.install import GK_NS
-from npconform.session import RunState
-from npconform.world import PodDef, World
+from npconform.platform.target import RunState
+from npconform.scenario.world import PodDef, World
 
 pytestmark = [pytest.mark.smoke, pytest.mark.cluster]
 
@@ -21,6 +21,7 @@ def both_ways(a: str, b: str, allowed: bool) -> Matrix:
     )
 
 
+@pytest.mark.check("SMOKE-NODES")
 def test_nodes_ready(run_state: RunState) -> None:
     caps = run_state.capabilities
     if run_state.options.target == "kind":
@@ -28,6 +29,7 @@ def test_nodes_ready(run_state: RunState) -> None:
     assert caps.nodes and all(n.ready for n in caps.nodes), caps.nodes
 
 
+@pytest.mark.check("SMOKE-PLATFORM")
 def test_calico_and_gatekeeper_ready(run_state: RunState) -> None:
     clients = run_state.clients()
     assert run_state.capabilities.cni == "calico"
@@ -38,6 +40,7 @@ def test_calico_and_gatekeeper_ready(run_state: RunState) -> None:
     assert kube.pods_ready(clients, GK_NS, "control-plane=audit-controller")
 
 
+@pytest.mark.check("SMOKE-TRAFFIC")
 def test_traffic_then_default_deny_then_restored(run_state: RunState) -> None:
     clients = run_state.clients()
     w = World(run_state, clients, "smoke")

@@ -7,14 +7,18 @@ a message naming the cause; then the fault is repaired and the same part must pa
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from npconform.faults import FAULTS, Fault
-from npconform.session import RunState
+from npconform.platform.target import RunState
+
+from .inject import FAULT_IMAGES, FAULTS, Fault
 
 pytestmark = [pytest.mark.faults, pytest.mark.cluster]
 
@@ -29,10 +33,21 @@ def pytest_run(args: list[str], report: Path, timeout: int) -> tuple[int, str]:
     return proc.returncode, proc.stdout + proc.stderr
 
 
-def run_suite(state: RunState, fault: Fault, tmp: Path) -> tuple[int, str]:
+def run_suite(state: RunState, fault: Fault, tmp: Path, broken: bool) -> tuple[int, str]:
     args = [*fault.selection, "--target", "existing", "--kubeconfig", str(state.kubeconfig)]
     args += ["--expect-enforcement", "deny", "--allow-cluster-changes", *fault.extra_args]
+    if broken:
+        args += [FAULT_IMAGES[a[1:]]() if a.startswith("@") else a for a in fault.broken_args]
     return pytest_run(args, tmp, 900)
+
+
+def results_of(report: Path) -> dict[str, Any]:
+    path = report / "results.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def bad_checks(results: dict[str, Any]) -> list[str]:
+    return [c["id"] for c in results.get("checks", []) if c["status"] in ("failed", "error")]
 
 
 @pytest.mark.parametrize("fault", FAULTS, ids=[f.name for f in FAULTS])
@@ -42,21 +57,17 @@ def test_fault_is_caught_and_repair_passes(
     clients = run_state.clients()
     fault.inject(clients)
     try:
-        code, out = run_suite(run_state, fault, tmp_path / "broken")
+        code, out = run_suite(run_state, fault, tmp_path / "broken", broken=True)
     finally:
         fault.repair(clients)
+    broken = results_of(tmp_path / "broken")
     missing = [s for s in fault.expect if s not in out]
-    caught = code == 1 and not missing
-    failed_tests = (
-        [
-            t["nodeid"]
-            for t in json.loads((tmp_path / "broken" / "results.json").read_text())["tests"]
-            if t["outcome"] in ("failed", "error")
-        ]
-        if (tmp_path / "broken" / "results.json").exists()
-        else []
-    )
-    code2, out2 = run_suite(run_state, fault, tmp_path / "repaired")
+    caught = code == 1 and not missing and broken.get("verdict") == fault.verdict
+    failed_tests = [
+        t["nodeid"] for t in broken.get("tests", []) if t["outcome"] in ("failed", "error")
+    ]
+    code2, out2 = run_suite(run_state, fault, tmp_path / "repaired", broken=False)
+    repaired = results_of(tmp_path / "repaired")
     record_evidence(
         "fault",
         {
@@ -64,19 +75,126 @@ def test_fault_is_caught_and_repair_passes(
             "what": fault.what,
             "caught": caught,
             "exit": code,
+            "verdict": broken.get("verdict"),
+            "verdict_reason": broken.get("verdict_reason"),
             "caught_by": failed_tests,
             "expect": fault.expect,
             "repaired_exit": code2,
+            "repaired_bad_checks": bad_checks(repaired),
         },
     )
     assert code == 1, f"the suite did not fail on '{fault.name}' (exit {code}):\n{out[-3000:]}"
     assert not missing, f"the failure does not name the cause: missing {missing}\n{out[-5000:]}"
+    assert broken.get("verdict") == fault.verdict, (
+        f"verdict {broken.get('verdict')} ({broken.get('verdict_reason')}), "
+        f"expected {fault.verdict}"
+    )
     assert code2 == 0, (
         f"after repairing '{fault.name}' the suite still fails (exit {code2}):\n{out2[-3000:]}"
     )
+    assert not bad_checks(repaired), bad_checks(repaired)
+    if fault.verdict == "FAIL":
+        # the drift between the healthy and the broken run, as a reviewer would see it
+        diff = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "npconform.cli",
+                "diff",
+                str(tmp_path / "repaired"),
+                str(tmp_path / "broken"),
+            ],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert diff.returncode == 1, diff.stdout + diff.stderr
+        assert "FAIL" in diff.stdout, diff.stdout
+
+
+def test_a_partial_run_is_incomplete_naming_what_is_missing(
+    run_state: RunState, tmp_path: Path, record_evidence
+) -> None:
+    """`-k tenants`: what ran passes, but nothing else was proven."""
+    args = [
+        "suites",
+        "-k",
+        "tenants",
+        "--target",
+        "existing",
+        "--kubeconfig",
+        str(run_state.kubeconfig),
+    ]
+    code, out = pytest_run(args, tmp_path, 900)
+    results = results_of(tmp_path)
+    reason = str(results.get("verdict_reason"))
+    record_evidence(
+        "fault",
+        {
+            "fault": "partial run",
+            "what": "pytest suites -k tenants",
+            "caught": results.get("verdict") == "INCOMPLETE",
+            "exit": code,
+            "verdict": results.get("verdict"),
+            "verdict_reason": reason,
+            "caught_by": [],
+            "expect": ["INCOMPLETE", "NET-SEMANTICS (deselected)", "ADM-WEBHOOK (deselected)"],
+            "repaired_exit": None,
+        },
+    )
+    assert code == 0, out[-3000:]
+    assert results.get("verdict") == "INCOMPLETE", reason
+    assert "NET-SEMANTICS (deselected)" in reason and "ADM-WEBHOOK (deselected)" in reason, reason
+    seg = next(c for c in results["controls"] if c["id"] == "A.8.22")
+    assert seg["verdict"] == "INCOMPLETE" and seg["missing"][0]["id"] == "SEG-COMPONENTS", seg
+
+
+def test_an_interrupted_run_is_incomplete(
+    run_state: RunState, tmp_path: Path, record_evidence
+) -> None:
+    """SIGTERM in the middle of a run: the bundle is written, and it says INCOMPLETE."""
+    cmd = [
+        sys.executable,
+        "-m",
+        "pytest",
+        "suites/traffic/test_semantics.py",
+        "-p",
+        "no:cacheprovider",
+    ]
+    cmd += ["-q", "--report-dir", str(tmp_path), "--target", "existing"]
+    cmd += ["--kubeconfig", str(run_state.kubeconfig)]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    time.sleep(60)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=300)
+    results = results_of(tmp_path)
+    record_evidence(
+        "fault",
+        {
+            "fault": "interrupted run",
+            "what": "SIGTERM 60 s into suites/traffic/test_semantics.py",
+            "caught": results.get("verdict") == "INCOMPLETE",
+            "exit": proc.returncode,
+            "verdict": results.get("verdict"),
+            "verdict_reason": results.get("verdict_reason"),
+            "caught_by": [],
+            "expect": ["INCOMPLETE", "interrupted"],
+            "repaired_exit": None,
+        },
+    )
+    assert results.get("run", {}).get("interrupted") is True, out[-3000:]
+    assert results.get("verdict") == "INCOMPLETE", results.get("verdict_reason")
+    assert "interrupted" in str(results.get("verdict_reason"))
+    assert results["selection"]["not_run"], "some selected tests did not run"
 
 
 def run_own_cluster(args: list[str], tmp: Path) -> tuple[int, str]:
+    # kube-router rejects denied traffic (REJECT, icmp-port-unreachable): on a kind run that
+    # installs it, --deny-response defaults to "reject", its documented behaviour
     selection = ["suites/traffic/test_tenants.py", "suites/traffic/test_components.py"]
     own = ["--cni", "kube-router", "--cluster-name", "npconform-cni-fault"]
     return pytest_run([*selection, *own, *args], tmp, 1800)

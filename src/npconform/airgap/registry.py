@@ -81,44 +81,66 @@ def running_image() -> str | None:
     return str(info.get("Image")) if state.get("Running") else None
 
 
+def _start(image_ref: str, log: Path) -> None:
+    if docker.inspect(NAME, "container") is not None:
+        run(["docker", "rm", "-f", NAME], log=log)
+    run(
+        [
+            "docker",
+            "run",
+            "-d",
+            "--restart=always",
+            "--name",
+            NAME,
+            "--network",
+            NETWORK,
+            "-p",
+            f"127.0.0.1:{HOST_PORT}:5000",
+            "-v",
+            f"{VOLUME}:/var/lib/registry",
+            "--label",
+            "io.npconform.component=registry",
+            image_ref,
+        ],
+        log=log,
+    )
+
+
+def _answers_within(seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _get("/v2/") is not None:
+            return True
+        time.sleep(0.5)
+    return False
+
+
 def ensure_running(image_ref: str, log: Path) -> None:
-    """Start (or restart on a new image) the registry container; wait until it answers."""
+    """Start (or restart on a new image) the registry container; wait until it answers.
+
+    A container left running by an earlier boot (``--restart=always``) can come back
+    with its published port not forwarding; it is then recreated once.
+    """
     ensure_network(log)
     want = docker.image_id(image_ref)
     if want is None:
         raise docker.DockerError(f"registry image {image_ref} is not built")
-    current = running_image()
-    if current != want:
-        if docker.inspect(NAME, "container") is not None:
-            run(["docker", "rm", "-f", NAME], log=log)
-        run(
-            [
-                "docker",
-                "run",
-                "-d",
-                "--restart=always",
-                "--name",
-                NAME,
-                "--network",
-                NETWORK,
-                "-p",
-                f"127.0.0.1:{HOST_PORT}:5000",
-                "-v",
-                f"{VOLUME}:/var/lib/registry",
-                "--label",
-                "io.npconform.component=registry",
-                image_ref,
-            ],
-            log=log,
-        )
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if _get("/v2/") is not None:
+    if running_image() == want:
+        if _answers_within(10):
             return
-        time.sleep(0.5)
-    tail = run(["docker", "logs", "--tail", "20", NAME], check=False)
+        log_line = (
+            f"registry: {NAME} runs but 127.0.0.1:{HOST_PORT} does not answer; recreating it\n"
+        )
+        with log.open("a") as fh:
+            fh.write(log_line)
+    _start(image_ref, log)
+    if _answers_within(30):
+        return
+    tail = run(["docker", "logs", "--tail", "5", NAME], check=False)
+    port = run(["docker", "port", NAME], check=False).strip() or "no published port"
     raise docker.DockerError(
-        f"the local registry did not answer on 127.0.0.1:{HOST_PORT}: {tail[-300:]}"
+        f"the local registry did not answer on 127.0.0.1:{HOST_PORT} (docker port: {port}): "
+        f"{tail[-300:]}"
     )
 
 

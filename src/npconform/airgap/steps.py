@@ -47,7 +47,7 @@ class Step:
 
 
 @dataclass
-class Outcome:
+class StepReport:
     name: str
     state: str  # built | reused | failed | skipped
     seconds: float
@@ -70,7 +70,7 @@ class Graph:
         self.steps: dict[str, Step] = {}
         self.keys: dict[str, str] = {}
         self.outputs: dict[str, Any] = {}
-        self.outcomes: list[Outcome] = []
+        self.outcomes: list[StepReport] = []
         self.out = out
         self._lock = threading.Lock()
         self._t0 = time.monotonic()
@@ -122,14 +122,14 @@ class Graph:
             deps={d: self.outputs.get(d) for d in s.deps},
         )
 
-    def _run_one(self, name: str) -> Outcome:
+    def _run_one(self, name: str) -> StepReport:
         s = self.steps[name]
         t0 = time.monotonic()
         ctx = self._ctx(name)
         found = s.cached(ctx)
         if found is not None:
             self.outputs[name] = found
-            return Outcome(name, "reused", time.monotonic() - t0, s.what)
+            return StepReport(name, "reused", time.monotonic() - t0, s.what)
         self.say(f"{name}: building {s.what} (log: {ctx.log(name)})")
         ticker = _Ticker(self, name, t0)
         try:
@@ -138,12 +138,12 @@ class Graph:
             ticker.stop()
         secs = time.monotonic() - t0
         self.say(f"{name}: built in {secs:.1f}s")
-        return Outcome(name, "built", secs, s.what)
+        return StepReport(name, "built", secs, s.what)
 
-    def run(self, targets: list[str], io_workers: int = 2) -> list[Outcome]:
+    def run(self, targets: list[str], io_workers: int = 2) -> list[StepReport]:
         order = self.closure(targets)
         pending = list(order)
-        running: dict[Future[Outcome], str] = {}
+        running: dict[Future[StepReport], str] = {}
         done: set[str] = set()
         failed: dict[str, str] = {}
         cpu_busy = False
@@ -156,7 +156,7 @@ class Graph:
                         pending.remove(name)
                         failed[name] = "dependency failed"
                         self.outcomes.append(
-                            Outcome(name, "skipped", 0.0, s.what, "dependency failed")
+                            StepReport(name, "skipped", 0.0, s.what, "dependency failed")
                         )
                         continue
                     if not all(d in done for d in s.deps):
@@ -183,7 +183,7 @@ class Graph:
                     except BaseException as e:
                         msg = str(e) or type(e).__name__
                         failed[name] = msg
-                        outcome = Outcome(name, "failed", 0.0, self.steps[name].what, msg)
+                        outcome = StepReport(name, "failed", 0.0, self.steps[name].what, msg)
                         self.say(f"{name}: FAILED: {msg}")
                         if isinstance(e, KeyboardInterrupt):
                             raise

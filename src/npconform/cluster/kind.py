@@ -16,8 +16,8 @@ from npconform.airgap.recipes import SECOND_CNI, SERVED, tools_dir
 from npconform.cluster.options import RunOptions, UsageError
 from npconform.lock import Lock
 from npconform.proc import CommandError, run
+from npconform.resources import MANIFESTS
 
-MANIFESTS = Path(__file__).resolve().parents[3] / "manifests"
 KIND_CONFIG = MANIFESTS / "kind" / "cluster.yaml"
 
 

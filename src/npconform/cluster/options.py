@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -15,10 +16,40 @@ CNIS = ("calico", "kube-router", "cilium")
 ENFORCEMENT = ("deny", "warn", "dryrun", "any")
 IMAGE_SOURCES = ("auto", "offline", "online")
 PROBE_TARGETS = ("pod", "service", "both")
+#: What a CNI does with traffic a policy denies: drop it (the probe times out: Calico's
+#: and Cilium's default) or reject it (a reset or an ICMP unreachable: kube-router's
+#: REJECT rule). Only with "reject" does a refused probe read as blocked.
+DENY_RESPONSES = ("drop", "reject")
+#: The documented behaviour of the CNIs the suite installs itself.
+CNI_DENY_RESPONSE = {"calico": "drop", "cilium": "drop", "kube-router": "reject"}
+
+#: Longest ``--run-id``: it is part of every namespace name of the run
+#: (``npconform-<run>-<worker>-<scenario>-<logical>``), which must fit in 63 characters.
+MAX_RUN_ID = 12
+MAX_DNS_LABEL = 63
+_DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
 class UsageError(ValueError):
     """Bad input: reported as one line, non-zero exit, nothing created."""
+
+
+def namespace_name(*parts: str) -> str:
+    """The parts joined with ``-``: a namespace name, which must be an RFC 1123 DNS label
+    of at most 63 characters. Never truncated (two names cut to the same prefix would
+    collide): a name that does not fit raises UsageError."""
+    name = "-".join(parts)
+    if len(name) > MAX_DNS_LABEL:
+        raise UsageError(
+            f"namespace name {name!r} is {len(name)} characters long: "
+            f"a namespace name may have at most {MAX_DNS_LABEL}"
+        )
+    if not _DNS_LABEL.fullmatch(name):
+        raise UsageError(
+            f"namespace name {name!r} ({len(name)} characters) is not a DNS label: "
+            "lowercase letters, digits or '-', starting and ending with a letter or digit"
+        )
+    return name
 
 
 @dataclass
@@ -37,6 +68,7 @@ class RunOptions:
     probe_image: str | None = None
     probe_timeout: float = 1.0
     probe_target: str = "pod"
+    deny_response: str = "drop"
     report_dir: Path = Path("reports")
     expect_enforcement: str = "deny"
     allow_cluster_changes: bool = False
@@ -59,10 +91,19 @@ class RunOptions:
             raise UsageError(f"unknown image source '{self.images}'")
         if self.probe_target not in PROBE_TARGETS:
             raise UsageError(f"unknown probe target '{self.probe_target}'")
+        if self.deny_response not in DENY_RESPONSES:
+            raise UsageError(
+                f"--deny-response {self.deny_response!r}: choose from {', '.join(DENY_RESPONSES)}"
+            )
         if not 0 <= self.workers <= 10:
-            raise UsageError("--workers must be between 0 and 10")
+            raise UsageError("--kind-workers must be between 0 and 10")
         if self.probe_timeout <= 0:
             raise UsageError("--probe-timeout must be positive")
+        if len(self.run_id) > MAX_RUN_ID or not _DNS_LABEL.fullmatch(self.run_id):
+            raise UsageError(
+                f"--run-id {self.run_id!r}: must be 1-{MAX_RUN_ID} lowercase letters, digits "
+                "or '-', starting and ending with a letter or digit"
+            )
         if self.target == "existing":
             if self.kubeconfig is None:
                 env = os.environ.get("KUBECONFIG")

@@ -1,11 +1,9 @@
 """Random, valid NetworkPolicies over a small model of namespaces and pods.
 
-The same generator serves two masters:
-
-* hypothesis strategies (:func:`policies`, :func:`policy_sets`, :func:`ingress_rules`,
-  :func:`egress_rules`, :func:`label_selectors`) for property tests of the engine;
-* :func:`sample_cases`, a deterministic list of policy sets from ``random.Random(seed)``,
-  so a run against a real cluster can print its seed and be replayed.
+The same generator serves two masters: the hypothesis strategies of
+:mod:`npconform.model.strategies`, for property tests of the engine, and
+:func:`sample_cases`, a deterministic list of policy sets from ``random.Random(seed)``, so
+a run against a real cluster can print its seed and be replayed.
 
 Every generated policy is accepted by :func:`npconform.model.netpol.parse_policy` (which
 validates as the API server does) and is made of plain dicts, lists, strings and ints, so it
@@ -20,11 +18,9 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
-
-from hypothesis import strategies as st
 
 from npconform.model.netpol import (
     EGRESS,
@@ -41,11 +37,9 @@ from npconform.model.netpol import (
 __all__ = [
     "MISSING_VALUE",
     "Chooser",
-    "DrawChooser",
     "GeneratedCase",
     "RandomChooser",
     "Vocabulary",
-    "egress_rules",
     "external_peers",
     "gen_peer",
     "gen_policy",
@@ -53,10 +47,6 @@ __all__ = [
     "gen_port",
     "gen_rule",
     "gen_selector",
-    "ingress_rules",
-    "label_selectors",
-    "policies",
-    "policy_sets",
     "sample_cases",
     "small_model",
     "vocabulary",
@@ -200,20 +190,6 @@ class RandomChooser:
         return self.rng.random() < 0.5
 
 
-class DrawChooser:
-    def __init__(self, draw: st.DrawFn) -> None:
-        self.draw = draw
-
-    def integer(self, lo: int, hi: int) -> int:
-        return self.draw(st.integers(lo, hi))
-
-    def choice(self, options: Sequence[T]) -> T:
-        return self.draw(st.sampled_from(options))
-
-    def flip(self) -> bool:
-        return self.draw(st.booleans())
-
-
 def _subset(c: Chooser, options: Sequence[T], lo: int, hi: int) -> list[T]:
     """Up to ``hi`` distinct options (at least ``lo``), in the options' order."""
     n = c.integer(lo, min(hi, len(options)))
@@ -340,66 +316,6 @@ def gen_policy_set(
     c: Chooser, v: Vocabulary, max_policies: int = 4, prefix: str = "p"
 ) -> list[dict[str, Any]]:
     return [gen_policy(c, v, f"{prefix}{i}") for i in range(c.integer(0, max_policies))]
-
-
-# --------------------------------------------------------------------------- hypothesis
-
-
-def _strategy(build: Callable[[Chooser], T]) -> st.SearchStrategy[T]:
-    @st.composite
-    def strategy(draw: st.DrawFn) -> T:
-        return build(DrawChooser(draw))
-
-    return strategy()
-
-
-def label_selectors(pool: Mapping[str, Sequence[str]]) -> st.SearchStrategy[dict[str, Any]]:
-    """Label selectors over ``pool`` (label key -> candidate values)."""
-    items = tuple((k, tuple(vs)) for k, vs in pool.items())
-    return _strategy(lambda c: gen_selector(c, items))
-
-
-def ingress_rules(
-    namespaces: Sequence[NamespaceModel],
-    pods: Sequence[PodModel],
-    external: Sequence[ExternalPeer] = (),
-) -> st.SearchStrategy[dict[str, Any]]:
-    v = vocabulary(namespaces, pods, external)
-    return _strategy(lambda c: gen_rule(c, v, INGRESS))
-
-
-def egress_rules(
-    namespaces: Sequence[NamespaceModel],
-    pods: Sequence[PodModel],
-    external: Sequence[ExternalPeer] = (),
-) -> st.SearchStrategy[dict[str, Any]]:
-    v = vocabulary(namespaces, pods, external)
-    return _strategy(lambda c: gen_rule(c, v, EGRESS))
-
-
-def policies(
-    namespaces: Sequence[NamespaceModel],
-    pods: Sequence[PodModel],
-    external: Sequence[ExternalPeer] = (),
-    *,
-    name: str = "p0",
-    namespace: str | None = None,
-) -> st.SearchStrategy[dict[str, Any]]:
-    """One NetworkPolicy named ``name`` (in ``namespace``, or a drawn one)."""
-    v = vocabulary(namespaces, pods, external)
-    return _strategy(lambda c: gen_policy(c, v, name, namespace))
-
-
-def policy_sets(
-    namespaces: Sequence[NamespaceModel],
-    pods: Sequence[PodModel],
-    external: Sequence[ExternalPeer] = (),
-    *,
-    max_policies: int = 4,
-) -> st.SearchStrategy[list[dict[str, Any]]]:
-    """0..max_policies NetworkPolicies named ``p0``, ``p1``, ... over the model."""
-    v = vocabulary(namespaces, pods, external)
-    return _strategy(lambda c: gen_policy_set(c, v, max_policies))
 
 
 # --------------------------------------------------------------------------- seeded cases

@@ -63,7 +63,9 @@ __all__ = [
     "dump_policies",
     "effective_policy_types",
     "load_policies",
+    "network_policy",
     "parse_policy",
+    "parse_selector",
 ]
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -502,6 +504,16 @@ class _Parser:
         return Rule(peers, ports)
 
 
+def network_policy(namespace: str, name: str, spec: Mapping[str, Any]) -> dict[str, Any]:
+    """A ``networking.k8s.io/v1`` NetworkPolicy object."""
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"name": name, "namespace": namespace},
+        "spec": dict(spec),
+    }
+
+
 def _policy_id(obj: object, index: int | None = None) -> str:
     meta = obj.get("metadata") if isinstance(obj, Mapping) else None
     name = meta.get("name") if isinstance(meta, Mapping) else None
@@ -573,6 +585,15 @@ def parse_policy(policy: Mapping[str, Any], *, index: int | None = None) -> Pars
         ingress=ingress,
         egress=egress,
     )
+
+
+def parse_selector(value: Mapping[str, Any]) -> LabelSelector:
+    """Validate one label selector mapping (``matchLabels``/``matchExpressions``, camelCase
+    keys) and compile it, as :func:`parse_policy` compiles a policy's selectors.
+
+    Raises :class:`NetworkPolicyError` (a ``ValueError``) naming the offending field.
+    """
+    return _Parser("<selector>").selector(value, "selector")
 
 
 # --------------------------------------------------------------------------- YAML

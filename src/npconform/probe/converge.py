@@ -1,5 +1,8 @@
 """Convergence: re-probe only disagreeing cells until they agree or a deadline passes,
-then confirm with one full pass. A cell that changes in the confirmation pass flaps."""
+then confirm with one full pass. A cell that changes in the confirmation pass flaps.
+
+A probe that errs (its tool is missing, its output is not understood) stops the step at
+once with :class:`~npconform.probe.script.ProbeError`: an error is never a verdict."""
 
 from __future__ import annotations
 
@@ -8,22 +11,25 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from npconform.model.matrix import Cell, Matrix
-from npconform.probe.engine import Probe, ProbeEngine, Source
+from npconform.model.matrix import DROP, ERROR, Cell, Matrix, Readings, reads_as
+from npconform.probe.engine import ProbeEngine
+from npconform.probe.script import Observation, Probe, ProbeError, Source
 
 
 @dataclass
 class Outcome:
     expected: Matrix
-    observed: Matrix
+    observed: Readings
     converge_seconds: float  # until every cell agreed (or the deadline)
     rounds: int
     flapping: list[Cell] = field(default_factory=list)
     probe_seconds: list[float] = field(default_factory=list)  # wall time of each round
+    blocking: frozenset[str] = DROP  # outcome classes that read as blocked
+    details: dict[Cell, str] = field(default_factory=dict)  # what a probe said, if anything
 
     @property
     def mismatches(self) -> list[Cell]:
-        return self.expected.mismatches(self.observed)
+        return self.observed.mismatches(self.expected, self.blocking)
 
     @property
     def ok(self) -> bool:
@@ -42,12 +48,23 @@ def _plan(
 
 def observe(
     engine: ProbeEngine, probes: Mapping[Cell, tuple[Source, Probe]], cells: Sequence[Cell]
-) -> Matrix:
-    m = Matrix()
+) -> dict[Cell, Observation]:
+    """One round: every cell's observation. A probe error raises ProbeError naming the
+    cells, the sources' repro commands and what the probe said."""
+    got: dict[Cell, Observation] = {}
     for batch in engine.run(_plan(cells, probes)):
-        for cell, o in batch.observations.items():
-            m[cell] = o.allowed
-    return m
+        got.update(batch.observations)
+    errors = [(c, o) for c, o in got.items() if o.outcome == ERROR]
+    if errors:
+        lines = [f"{c}: {o.detail}" for c, o in errors[:5]]
+        c0 = errors[0][0]
+        src, p = probes[c0]
+        raise ProbeError(
+            f"{len(errors)} probe(s) could not run (an error of the test, not a verdict):\n  "
+            + "\n  ".join(lines)
+            + f"\nrepeat one with:\n  {engine.repro(src, p)}"
+        )
+    return got
 
 
 def converge(
@@ -56,21 +73,24 @@ def converge(
     expected: Matrix,
     deadline: float = 30.0,
     confirm: bool = True,
+    blocking: frozenset[str] = DROP,
 ) -> Outcome:
     t0 = time.monotonic()
     cells = list(expected)
     rounds = 0
     times = []
-    observed = Matrix()
+    observed = Readings()
+    details: dict[Cell, str] = {}
     todo = cells
     while True:
         r0 = time.monotonic()
         got = observe(engine, probes, todo)
         times.append(time.monotonic() - r0)
         rounds += 1
-        for c, v in got.items():
-            observed[c] = v
-        todo = expected.mismatches(observed)
+        for c, o in got.items():
+            observed[c] = o.outcome
+            details[c] = o.detail
+        todo = observed.mismatches(expected, blocking)
         if not todo or time.monotonic() - t0 >= deadline:
             break
     converged = time.monotonic() - t0
@@ -79,10 +99,25 @@ def converge(
         r0 = time.monotonic()
         final = observe(engine, probes, cells)
         times.append(time.monotonic() - r0)
-        flapping = [c for c in cells if final.get(c) is not observed.get(c)]
-        for c in cells:
-            if c in final:
-                observed[c] = final[c]
+        # a flap is a change of verdict: with a CNI that rejects, timeout and refused are
+        # both "blocked", and a change between them is not a flap
+        flapping = [
+            c
+            for c in cells
+            if c in final
+            and c in observed
+            and reads_as(final[c].outcome, blocking) != reads_as(observed[c], blocking)
+        ]
+        for c, o in final.items():
+            observed[c] = o.outcome
+            details[c] = o.detail
     return Outcome(
-        expected, observed, round(converged, 2), rounds, flapping, [round(t, 2) for t in times]
+        expected,
+        observed,
+        round(converged, 2),
+        rounds,
+        flapping,
+        [round(t, 2) for t in times],
+        blocking,
+        {c: d for c, d in details.items() if d},
     )

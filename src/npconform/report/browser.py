@@ -6,6 +6,7 @@ chromium, offline), keep a screenshot next to it, and check the rendered page.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -18,8 +19,12 @@ FLAGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-extensions", "--hide-scrollbars", "--force-device-scale-factor=1",
 ]  # fmt: skip
-CONTROLS = ("A.13.1.1", "A.13.1.2", "A.13.1.3")
+#: ISO/IEC 27001:2022 controls and the 2013 numbers the page cross-references.
+CONTROLS = ("A.8.20", "A.8.21", "A.8.22")
+ISO2013 = ("A.13.1.1", "A.13.1.2", "A.13.1.3")
 VERDICTS = ("PASS", "FAIL", "INCOMPLETE")
+#: The run's identity an auditor asks for: each label must be on the page.
+IDENTITY = ("Cluster (API server)", "kube-system namespace UID", "Run by", "Started (UTC)")
 
 
 def _chromium(*args: str) -> str:
@@ -48,15 +53,26 @@ def check(html: Path, png: Path) -> list[str]:
     problems = []
     if not png.exists() or png.stat().st_size < 10_000:
         problems.append("the screenshot is missing or blank")
-    first = min((dom.find(v) for v in VERDICTS if v in dom), default=-1)
-    if first < 0:
-        problems.append("no verdict on the rendered page")
-    for c in CONTROLS:
-        at = dom.find(c)
-        if at < 0:
-            problems.append(f"control {c} is not on the rendered page")
-        elif first >= 0 and at < first:
-            problems.append(f"control {c} comes before the verdict")
+    banner = dom.find('id="verdict"')
+    first = min((i for v in VERDICTS if (i := dom.find(v, max(banner, 0))) >= 0), default=-1)
+    if banner < 0 or first < 0:
+        problems.append("no verdict banner on the rendered page")
+    table = dom.find('<table class="controls"')
+    if table < 0:
+        problems.append("no controls table on the rendered page")
+    elif first >= 0 and table < first:
+        problems.append("the controls come before the verdict")
+    for c in (*CONTROLS, *ISO2013):
+        if dom.find(c, max(table, 0)) < 0:
+            problems.append(f"control {c} is not in the controls table")
+    for fact in IDENTITY:
+        if fact not in dom:
+            problems.append(f"the run's identity lacks {fact!r}")
+    cells = re.findall(r'<td class="c [^"]*"[^>]*>(.*?)</td>', dom, flags=re.S)
+    cells = [c for c in cells if "not probed" not in c]
+    unclassed = [c for c in cells if not re.search(r"<i>(connected|timeout|refused|error)</i>", c)]
+    if unclassed:
+        problems.append(f"{len(unclassed)} of {len(cells)} grid cells show no outcome class")
     if "<script" in dom.lower():
         problems.append("the rendered page contains a script")
     return problems
@@ -70,7 +86,10 @@ def main(argv: list[str] | None = None) -> int:
     for p in problems:
         print(f"report check: {p}", file=sys.stderr)
     if not problems:
-        print(f"report check: {html} renders with its verdict first; screenshot {png}")
+        print(
+            f"report check: {html} renders with its verdict first, the 2022 controls, the "
+            f"run's identity and every cell's outcome class; screenshot {png}"
+        )
     return 1 if problems else 0
 
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass
 
 from npconform import NAME
 from npconform.airgap.registry import NETWORK
+from npconform.cluster.workload import serve_command
 from npconform.proc import CommandError, run
-from npconform.workload import serve_command
 
 LABEL = f"{NAME}.io/run"
 

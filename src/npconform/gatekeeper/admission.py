@@ -14,15 +14,16 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
+from npconform.cluster import kube
 from npconform.cluster.client import Clients
-from npconform.platform import install, kube
-from npconform.platform.install import CONSTRAINT_GROUP, CONSTRAINT_PLURAL
-from npconform.workload import (
+from npconform.cluster.workload import (
     MANAGED_LABEL,
     NO_POLICY_MESSAGE,
     RUN_LABEL,
-    restricted_security,
+    pause_container,
 )
+from npconform.gatekeeper import install as gkinstall
+from npconform.gatekeeper import names as gk
 
 _WARNING = re.compile(r'\d{3} \S+ "((?:[^"\\]|\\.)*)"')
 
@@ -115,19 +116,7 @@ def pod_template(labels: Mapping[str, str], image: str) -> dict[str, Any]:
     return {
         "metadata": {"labels": dict(labels)},
         "spec": {
-            "containers": [
-                {
-                    "name": "main",
-                    "image": image,
-                    "imagePullPolicy": "IfNotPresent",
-                    "args": ["pause"],
-                    "resources": {
-                        "requests": {"cpu": "5m", "memory": "16Mi"},
-                        "limits": {"cpu": "100m", "memory": "32Mi"},
-                    },
-                    "securityContext": restricted_security(),
-                }
-            ],
+            "containers": [pause_container("main", image, ("5m", "16Mi"), ("100m", "32Mi"))],
             "terminationGracePeriodSeconds": 0,
             "automountServiceAccountToken": False,
             "securityContext": {"seccompProfile": {"type": "RuntimeDefault"}},
@@ -193,7 +182,17 @@ def create(clients: Clients, body: Mapping[str, Any], dry_run: bool = False) -> 
     return Admission(kind, ns, name, True, parse_warnings(headers), "", status)
 
 
-def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: float) -> None:
+@dataclass
+class Settled:
+    """How a run of dry-run creates ended: whether the wanted answer held ``needed`` times
+    in a row, and the last answer (None if the webhook was never asked)."""
+
+    settled: bool
+    needed: int
+    last: Admission | None
+
+
+def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: float) -> Settled:
     """Observe, through dry-run creates (which the webhook sees like real ones), until the
     webhook has answered ``admitted`` (cleanly) or not, several times in a row. Each
     Gatekeeper webhook pod keeps its own copy of the synced NetworkPolicies and the Service
@@ -201,17 +200,20 @@ def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: 
     answers must be long enough (four per webhook pod) that every pod has most likely
     been asked. Bounded: past ``timeout`` the caller's real create is the verdict."""
     try:
-        pods = len(install.webhook_pods(clients))
+        pods = len(gkinstall.webhook_pods(clients))
     except ApiException:
         pods = 3  # Gatekeeper's default replica count, when its pods cannot be listed
     needed = 4 * max(1, pods)
     deadline = time.monotonic() + timeout
     run = 0
+    last: Admission | None = None
     while time.monotonic() < deadline and run < needed:
-        observed = create(clients, body, dry_run=True).observed == "admitted"
+        last = create(clients, body, dry_run=True)
+        observed = last.observed == "admitted"
         run = run + 1 if observed == admitted else 0
         if run < needed:
             time.sleep(0.1 if run else 0.25)
+    return Settled(run >= needed, needed, last)
 
 
 def create_after_sync(clients: Clients, body: Mapping[str, Any], timeout: float = 30) -> Admission:
@@ -226,6 +228,42 @@ def wait_refused(clients: Clients, body: Mapping[str, Any], timeout: float = 30)
     the object cleanly, create it for real."""
     _settle(clients, body, False, timeout)
     return create(clients, body)
+
+
+class NotSynced(AssertionError):
+    """A witness was not admitted cleanly by every webhook pod in time: the policies that
+    select it have not (all) reached Gatekeeper's inventory. ``last``: the last answer."""
+
+    def __init__(self, message: str, last: Admission | None) -> None:
+        super().__init__(message)
+        self.last = last
+
+
+def prove_synced(
+    clients: Clients,
+    namespace: str,
+    witness_labels: Mapping[str, str],
+    image: str,
+    run_id: str,
+    timeout: float = 30,
+) -> Admission:
+    """Before a "must be refused" verdict in ``namespace``: prove that the policies there
+    are in every webhook pod's inventory, with a *witness* Pod whose ``witness_labels`` they
+    select. The witness must settle as admitted (cleanly, the run :func:`_settle` asks for)
+    through server-side dry runs only; nothing is created. Returns the last dry-run answer;
+    raises :class:`NotSynced` (an ``AssertionError``) if it never settles in ``timeout``."""
+    body = workload_manifest("Pod", namespace, "witness", witness_labels, image, run_id)
+    outcome = _settle(clients, body, True, timeout)
+    if outcome.settled and outcome.last is not None:
+        return outcome.last
+    last = " ".join(outcome.last.describe().split()) if outcome.last is not None else "no answer"
+    raise NotSynced(
+        f"policy not synced: witness Pod {namespace}/witness with labels "
+        f"{dict(witness_labels)} was not admitted cleanly {outcome.needed} times in a row "
+        f"within {timeout:g}s, so the policies selecting it have not reached every Gatekeeper "
+        f"webhook pod's inventory and a refusal would prove nothing (last answer: {last})",
+        outcome.last,
+    )
 
 
 def patch_pod_labels(
@@ -261,7 +299,7 @@ def get_constraint(clients: Clients, name: str) -> dict[str, Any] | None:
     try:
         return dict(
             clients.custom().get_cluster_custom_object(
-                CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, name
+                gk.CONSTRAINT_GROUP, gk.CONSTRAINT_VERSION, gk.CONSTRAINT_PLURAL, name
             )
         )
     except ApiException as e:
@@ -274,11 +312,10 @@ def violations(clients: Clients, name: str) -> tuple[list[dict[str, Any]], int, 
     """The seed's ``kubectl get k8srequirenetworkpolicy.constraints.gatekeeper.sh <name>
     -ojson | jq .status.violations``: (violations, totalViolations, auditTimestamp)."""
     c = get_constraint(clients, name) or {}
-    st = c.get("status", {})
     return (
-        list(st.get("violations", []) or []),
-        int(st.get("totalViolations", 0) or 0),
-        st.get("auditTimestamp"),
+        list(kube.dig(c, "status", "violations", default=[])),
+        int(kube.dig(c, "status", "totalViolations", default=0)),
+        kube.dig(c, "status", "auditTimestamp"),
     )
 
 
@@ -303,9 +340,9 @@ def wait_audited(
 
 def set_enforcement(clients: Clients, name: str, action: str) -> None:
     clients.custom().patch_cluster_custom_object(
-        CONSTRAINT_GROUP,
-        "v1beta1",
-        CONSTRAINT_PLURAL,
+        gk.CONSTRAINT_GROUP,
+        gk.CONSTRAINT_VERSION,
+        gk.CONSTRAINT_PLURAL,
         name,
         {"spec": {"enforcementAction": action}},
     )

@@ -15,8 +15,8 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
+from npconform.cluster import kube
 from npconform.cluster.client import Clients
-from npconform.platform import kube
 
 RUN_LABEL = f"{NAME}.io/run"
 MANAGED_LABEL = "app.kubernetes.io/managed-by"
@@ -59,6 +59,24 @@ def restricted_security() -> dict[str, Any]:
     }
 
 
+def pause_container(
+    name: str, image: str, requests: tuple[str, str], limits: tuple[str, str]
+) -> dict[str, Any]:
+    """A container of ``image`` that only waits (agnhost ``pause``): cpu and memory
+    requests and limits as given, the restricted security context."""
+    return {
+        "name": name,
+        "image": image,
+        "imagePullPolicy": "IfNotPresent",
+        "args": ["pause"],
+        "resources": {
+            "requests": {"cpu": requests[0], "memory": requests[1]},
+            "limits": {"cpu": limits[0], "memory": limits[1]},
+        },
+        "securityContext": restricted_security(),
+    }
+
+
 def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
     containers = []
     for port in plan.ports:
@@ -93,18 +111,8 @@ def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
             }
         )
     containers.append(
-        {
-            # Probes run here, apart from the servers, so they never starve them of CPU.
-            "name": PROBE_CONTAINER,
-            "image": image,
-            "imagePullPolicy": "IfNotPresent",
-            "args": ["pause"],
-            "resources": {
-                "requests": {"cpu": "1m", "memory": "16Mi"},
-                "limits": {"cpu": "1", "memory": "128Mi"},
-            },
-            "securityContext": restricted_security(),
-        }
+        # Probes run here, apart from the servers, so they never starve them of CPU.
+        pause_container(PROBE_CONTAINER, image, ("1m", "16Mi"), ("1", "128Mi"))
     )
     spec: dict[str, Any] = {
         "containers": containers,

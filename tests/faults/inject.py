@@ -12,18 +12,12 @@ from typing import Any
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from npconform.admission import get_constraint, set_enforcement
+from npconform.cluster import kube
 from npconform.cluster.client import Clients, to_dict
-from npconform.platform import kube
-from npconform.platform.install import (
-    CONSTRAINT_GROUP,
-    CONSTRAINT_PLURAL,
-    GK_NS,
-    constraint_enforced,
-    own_manifest,
-    set_failure_policy,
-    template_ready,
-)
+from npconform.gatekeeper import names as gk
+from npconform.gatekeeper.admission import get_constraint, set_enforcement
+from npconform.gatekeeper.install import constraint_enforced, set_failure_policy, template_ready
+from npconform.resources import own_manifest
 
 CALICO = ("crd.projectcalico.org", "v1")
 CONSTRAINT = "require-networkpolicy"
@@ -38,6 +32,8 @@ class Fault:
     selection: list[str]  # pytest arguments: the part of the suite that must catch it
     expect: list[str]  # every string must appear in the failure output
     extra_args: list[str] = field(default_factory=list)
+    verdict: str = "FAIL"  # what the broken run's results.json must say
+    broken_args: list[str] = field(default_factory=list)  # for the broken run only
 
 
 # ---- traffic -------------------------------------------------------------------------
@@ -80,6 +76,20 @@ ALLOW_ALL = _gnp(
         "egress": [{"action": "Allow"}],
     },
 )
+# The suite's own namespaces (they all carry the run label): every packet to or from their
+# pods is dropped, as by a CNI that enforces nothing but "deny".
+DROP_ALL = _gnp(
+    "npconform-fault-drop-all",
+    {
+        "order": 0,
+        "namespaceSelector": "has(npconform.io/run)",
+        "selector": "all()",
+        "types": ["Ingress", "Egress"],
+        "ingress": [{"action": "Deny"}],
+        "egress": [{"action": "Deny"}],
+    },
+)
+
 TENANT_EGRESS = _gnp(
     "npconform-fault-tenant-a-egress",
     {
@@ -90,6 +100,73 @@ TENANT_EGRESS = _gnp(
         "egress": [{"action": "Allow"}],
     },
 )
+
+
+# ---- probe images: the probe's own tools, the targets' servers ---------------------------
+
+#: agnhost whose serve-hostname does not listen on this port (it pauses instead).
+SILENT_PORT = 8081
+_WRAPPER = f"""#!/bin/sh
+case " $* " in
+  *" serve-hostname "*"--port={SILENT_PORT}"*) exec /agnhost.real pause ;;
+esac
+exec /agnhost.real "$@"
+"""
+
+
+def fault_image(name: str, lines: list[str], files: dict[str, str] | None = None) -> str:
+    """An image derived from the pinned agnhost, built locally and pushed to the local
+    registry mirror under the upstream name ``<agnhost repository>-<name>:fault``."""
+    import tempfile
+    from pathlib import Path
+
+    from npconform.airgap import docker, registry
+    from npconform.lock import load
+
+    base = load().image("agnhost")
+    repo = base.rsplit(":", 1)[0]
+    ref = f"{repo}-{name}:fault"
+    with tempfile.TemporaryDirectory() as d:
+        ctx = Path(d)
+        for fname, text in (files or {}).items():
+            (ctx / fname).write_text(text)
+        (ctx / "Dockerfile").write_text("\n".join([f"FROM {base}", *lines]) + "\n")
+        log = ctx / "build.log"
+        try:
+            docker.build(ctx, [ref], f"fault-{name}", log)
+            registry.push(ref, log)
+        except Exception as e:
+            raise RuntimeError(f"{e}\n{log.read_text()[-2000:] if log.exists() else ''}") from None
+    return ref
+
+
+def _no_tools_image() -> str:
+    return fault_image(
+        "notools",
+        [
+            "USER 0",
+            'RUN for t in nc dig; do p=$(command -v $t) && rm -f "$(readlink -f "$p")" "$p"; done',
+            "USER 65534",
+        ],
+    )
+
+
+def _silent_port_image() -> str:
+    return fault_image(
+        f"silent{SILENT_PORT}",
+        [
+            "USER 0",
+            "RUN mv /agnhost /agnhost.real",
+            "COPY agnhost /agnhost",
+            "RUN chmod 755 /agnhost",
+            "USER 65534",
+        ],
+        {"agnhost": _WRAPPER},
+    )
+
+
+def _nothing(c: Clients) -> None:
+    return None
 
 
 # ---- admission -----------------------------------------------------------------------
@@ -112,10 +189,10 @@ class _Stash:
 
 def _delete_constraint(c: Clients) -> None:
     _Stash.items["constraint"] = _saved(
-        c, CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT
+        c, gk.CONSTRAINT_GROUP, gk.CONSTRAINT_VERSION, gk.CONSTRAINT_PLURAL, CONSTRAINT
     )
     c.custom().delete_cluster_custom_object(
-        CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT
+        gk.CONSTRAINT_GROUP, gk.CONSTRAINT_VERSION, gk.CONSTRAINT_PLURAL, CONSTRAINT
     )
     kube.wait_until("the constraint to be gone", lambda: get_constraint(c, CONSTRAINT) is None, 60)
 
@@ -142,7 +219,7 @@ def _mode(action: str) -> Callable[[Clients], None]:
 
 def _scale_webhook(c: Clients, replicas: int) -> None:
     client.AppsV1Api(c.api()).patch_namespaced_deployment_scale(
-        "gatekeeper-controller-manager", GK_NS, {"spec": {"replicas": replicas}}
+        gk.CONTROLLER, gk.NAMESPACE, {"spec": {"replicas": replicas}}
     )
 
 
@@ -153,7 +230,7 @@ def _webhook_down(c: Clients) -> None:
         "Gatekeeper's webhook pods to be gone",
         lambda: (
             not c.core()
-            .list_namespaced_pod(GK_NS, label_selector="control-plane=controller-manager")
+            .list_namespaced_pod(gk.NAMESPACE, label_selector="control-plane=controller-manager")
             .items
         ),
         120,
@@ -162,17 +239,19 @@ def _webhook_down(c: Clients) -> None:
 
 def _webhook_up(c: Clients) -> None:
     _scale_webhook(c, 3)
-    kube.wait_pods_ready(c, GK_NS, "control-plane=controller-manager", timeout=240, minimum=3)
+    kube.wait_pods_ready(
+        c, gk.NAMESPACE, "control-plane=controller-manager", timeout=240, minimum=3
+    )
     set_failure_policy(c, "Fail")
     _wait_enforced(c)
 
 
 def _drop_sync(c: Clients) -> None:
     _Stash.items["config"] = c.custom().get_namespaced_custom_object(
-        "config.gatekeeper.sh", "v1alpha1", GK_NS, "configs", "config"
+        gk.CONFIG_GROUP, gk.CONFIG_VERSION, gk.NAMESPACE, gk.CONFIG_PLURAL, gk.CONFIG_NAME
     )
     c.custom().delete_namespaced_custom_object(
-        "config.gatekeeper.sh", "v1alpha1", GK_NS, "configs", "config"
+        gk.CONFIG_GROUP, gk.CONFIG_VERSION, gk.NAMESPACE, gk.CONFIG_PLURAL, gk.CONFIG_NAME
     )
 
 
@@ -203,7 +282,7 @@ def _fix_template(c: Clients) -> None:
 
 def _set_excluded(c: Clients, namespaces: list[str]) -> None:
     c.custom().patch_cluster_custom_object(
-        CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT,
+        gk.CONSTRAINT_GROUP, gk.CONSTRAINT_VERSION, gk.CONSTRAINT_PLURAL, CONSTRAINT,
         {"spec": {"match": {"excludedNamespaces": namespaces}}},
     )  # fmt: skip
     _wait_enforced(c)
@@ -211,7 +290,7 @@ def _set_excluded(c: Clients, namespaces: list[str]) -> None:
 
 def _no_exemptions(c: Clients) -> None:
     _Stash.items["excluded"] = _saved(
-        c, CONSTRAINT_GROUP, "v1beta1", CONSTRAINT_PLURAL, CONSTRAINT
+        c, gk.CONSTRAINT_GROUP, gk.CONSTRAINT_VERSION, gk.CONSTRAINT_PLURAL, CONSTRAINT
     )["spec"]["match"].get("excludedNamespaces", [])
     _set_excluded(c, [])
 
@@ -223,15 +302,15 @@ def _restore_exemptions(c: Clients) -> None:
 def _scale_audit(replicas: int) -> Callable[[Clients], None]:
     def do(c: Clients) -> None:
         client.AppsV1Api(c.api()).patch_namespaced_deployment_scale(
-            "gatekeeper-audit", GK_NS, {"spec": {"replicas": replicas}}
+            gk.AUDIT, gk.NAMESPACE, {"spec": {"replicas": replicas}}
         )
         sel = "control-plane=audit-controller"
         if replicas:
-            kube.wait_pods_ready(c, GK_NS, sel, timeout=240)
+            kube.wait_pods_ready(c, gk.NAMESPACE, sel, timeout=240)
         else:
             kube.wait_until(
                 "the audit pod to be gone",
-                lambda: not c.core().list_namespaced_pod(GK_NS, label_selector=sel).items,
+                lambda: not c.core().list_namespaced_pod(gk.NAMESPACE, label_selector=sel).items,
                 120,
             )
 
@@ -239,15 +318,11 @@ def _scale_audit(replicas: int) -> Callable[[Clients], None]:
 
 
 ADMISSION = "suites/admission/test_enforcement.py"
-WEBHOOK_CONFIG = "gatekeeper-validating-webhook-configuration"
-
-
-GK_WEBHOOK = "validation.gatekeeper.sh"
 
 
 def _replace_rules(c: Clients, i: int, rules: list[dict[str, Any]]) -> None:
     client.AdmissionregistrationV1Api(c.api()).patch_validating_webhook_configuration(
-        WEBHOOK_CONFIG, [{"op": "replace", "path": f"/webhooks/{i}/rules", "value": rules}]
+        gk.WEBHOOK_CONFIG, [{"op": "replace", "path": f"/webhooks/{i}/rules", "value": rules}]
     )
     _wait_enforced(c)
 
@@ -258,10 +333,10 @@ def _narrow_webhook(field: str, value: list[str]) -> Callable[[Clients], None]:
 
     def inject(c: Clients) -> None:
         api = client.AdmissionregistrationV1Api(c.api())
-        hooks = api.read_validating_webhook_configuration(WEBHOOK_CONFIG).webhooks or []
-        i = next((i for i, w in enumerate(hooks) if w.name == GK_WEBHOOK), None)
+        hooks = api.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG).webhooks or []
+        i = next((i for i, w in enumerate(hooks) if w.name == gk.WEBHOOK), None)
         if i is None:
-            raise RuntimeError(f"{WEBHOOK_CONFIG} has no webhook {GK_WEBHOOK}")
+            raise RuntimeError(f"{gk.WEBHOOK_CONFIG} has no webhook {gk.WEBHOOK}")
         rules = to_dict(hooks[i].rules or [])
         _Stash.items["webhook-rules"] = (i, rules)
         _replace_rules(c, i, [{**r, field: value} for r in rules])
@@ -274,6 +349,34 @@ def _restore_webhook(c: Clients) -> None:
 
 
 FAULTS = [
+    Fault(
+        "CNI dropping everything",
+        "a Calico GlobalNetworkPolicy of order 0 denying all ingress and egress of the "
+        "suite's namespaces",
+        _create_gnp(DROP_ALL),
+        _delete_gnp(DROP_ALL["metadata"]["name"]),
+        ["suites/traffic/test_tenants.py", "suites/traffic/test_components.py"],
+        ["GlobalNetworkPolicy npconform-fault-drop-all", "loss"],
+    ),
+    Fault(
+        "probe container without its tools",
+        "probe pods from an agnhost image without nc and dig (--probe-image)",
+        _nothing,
+        _nothing,
+        ["suites/traffic/test_components.py"],
+        ["probe tool(s) missing", "nc, dig", "could not measure"],
+        verdict="INCOMPLETE",
+        broken_args=["--probe-image", "@notools"],
+    ),
+    Fault(
+        "target server not listening",
+        f"probe pods whose servers do not listen on port {SILENT_PORT} (--probe-image)",
+        _nothing,
+        _nothing,
+        ["suites/traffic/test_tenants.py"],
+        ["refused", f":{SILENT_PORT}/TCP", "loss"],
+        broken_args=["--probe-image", f"@silent{SILENT_PORT}"],
+    ),
     Fault(
         "cluster-wide allow-all above Kubernetes policies",
         "a Calico GlobalNetworkPolicy of order 0 allowing all ingress and egress",
@@ -380,3 +483,9 @@ FAULTS = [
         ["In-value-not-listed: expected the webhook to deny it"],
     ),
 ]
+
+#: Images a fault's ``--probe-image @name`` stands for, built when the fault is injected.
+FAULT_IMAGES: dict[str, Callable[[], str]] = {
+    "notools": _no_tools_image,
+    f"silent{SILENT_PORT}": _silent_port_image,
+}

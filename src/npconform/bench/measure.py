@@ -1,36 +1,32 @@
-"""Benchmarks on one cluster, in one run: start-up, matrix evaluation against a
-one-exec-per-probe baseline, policy convergence, the whole suite with -n 1 and -n 2, and
-peak memory. Writes benchmarks/results.json and benchmarks/README.md."""
+"""What the benchmarks measure: start-up, one matrix (the engine and a one-exec-per-probe
+baseline), policy convergence, the whole suite, peak memory."""
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from kubernetes import client
 from kubernetes.stream import stream
 
-from npconform import NAME, __version__
 from npconform.cluster.options import RunOptions
-from npconform.lock import load
-from npconform.model.matrix import Cell, Matrix
+from npconform.model.matrix import Cell, Matrix, Readings
+from npconform.platform.target import RunState
 from npconform.probe.converge import observe
-from npconform.session import RunState, Session
-from npconform.world import PodDef, World
+from npconform.scenario.world import PodDef, World
+from npconform.session import Session
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 PORTS = [(8080, "TCP"), (8081, "TCP"), (8080, "UDP"), (8081, "UDP")]
 
 
@@ -134,7 +130,8 @@ def time_engine(
             t0 = time.monotonic()
             got = observe(w.engine, probes, list(m))
             times.append(time.monotonic() - t0)
-            assert not m.mismatches(got), "the benchmark matrix changed under the engine"
+            readings = Readings({c: o.outcome for c, o in got.items()})
+            assert not readings.mismatches(m), "the benchmark matrix changed under the engine"
     finally:
         factor = w.engine.udp_wait_factor
         w.engine.udp_wait_factor = default_factor
@@ -159,7 +156,7 @@ def time_baseline(w: World, m: Matrix, workers: int = 3) -> dict[str, Any]:
         if not hasattr(api_local, "core"):
             api_local.core = client.CoreV1Api(w.clients.new())
         src = w.source(cell.src)
-        host = w.target_hosts(cell.dst)[0]
+        host = w.host_of(cell)
         cmd = [
             "/agnhost",
             "connect",
@@ -333,155 +330,3 @@ def whole_suite(cluster: str, workers: int, report: Path) -> dict[str, Any]:
         "exit": proc.returncode,
         "summary": tail[0].strip("= ") if tail else "",
     }
-
-
-def markdown(r: dict[str, Any]) -> str:
-    m, s, e, b, c = (
-        r["machine"],
-        r["startup"],
-        r["matrix"]["engine"],
-        r["matrix"]["baseline"],
-        r["convergence"],
-    )
-    lines = [
-        "# npconform benchmarks",
-        "",
-        f"Measured {r['date']} with npconform {r['version']} on {m['cpus']} CPUs ({m['cpu']}), "
-        f"{m['memory_mib']} MiB RAM, kernel {m['kernel']}; kind cluster of one control plane and "
-        f"two workers, Kubernetes {r['kubernetes']}, Calico {r['calico']}, "
-        f"Gatekeeper {r['gatekeeper']}, offline images.",
-        "Regenerate with `scripts/bench` (or `tox -e bench`).",
-        "",
-        "## Cluster start-up (seconds since `kind create`)",
-        "",
-        "| step | seconds |",
-        "|---|---|",
-        *[f"| {k.replace('_', ' ')} | {v} |" for k, v in s.items()],
-        "",
-        "## One matrix evaluation",
-        "",
-        "9 pods x 9 pods x 2 ports x TCP and UDP, namespace x denying all ingress (a third of",
-        "the probes blocked: TCP times out at 1 s; UDP sends two datagrams 0.3 s apart and",
-        "waits up to 2 s for an answer, so a blocked UDP probe takes 2.3 s).",
-        "",
-        "| engine | probes | seconds | probes/s |",
-        "|---|---|---|---|",
-        f"| npconform, one exec per source pod (median of {e['rounds']}) | {e['probes']} | "
-        f"{e['seconds_median']} (min {e['seconds_min']}) | {e['probes_per_second']} |",
-        f"| baseline: one exec per probe, {b['workers']} workers (netpol e2e style) | "
-        f"{b['probes']} | "
-        f"{b['seconds']} | {b['probes_per_second']} |",
-        f"| **speed-up** | | **{r['matrix']['speedup']}x** | |",
-        "",
-        "Where the time goes (same pods, same engine):",
-        "",
-        "| variant | probes | seconds (median) |",
-        "|---|---|---|",
-        *[
-            f"| {label} | {v['probes']} | {v['seconds_median']} (min {v['seconds_min']}) |"
-            for label, v in (
-                (
-                    "the matrix, UDP waiting the timeout only (1 s)",
-                    r["matrix"].get("engine_udp_wait_1x"),
-                ),
-                ("its allowed cells alone (no timeouts)", r["matrix"].get("engine_allowed_only")),
-            )
-            if v
-        ],
-        "",
-        "## Policy convergence (Calico; seconds until every cell agrees)",
-        "",
-        "| change | median | max |",
-        "|---|---|---|",
-        *[f"| {k} policy | {v['median_s']} | {v['max_s']} |" for k, v in c.items()],
-        "",
-        "## Whole suite on the warm cluster",
-        "",
-        "| pytest workers | seconds | result |",
-        "|---|---|---|",
-        *[f"| -n {x['workers']} | {x['seconds']} | {x['summary']} |" for x in r["suite"]],
-        "",
-        "## Peak memory",
-        "",
-        f"- cluster (sum of the node containers): {r['memory']['cluster_peak_mib']:.0f} MiB",
-        "- test processes (largest single process): "
-        f"{r['memory']['test_process_peak_mib']:.0f} MiB",
-        "",
-    ]
-    return "\n".join(lines)
-
-
-def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="bench", description=__doc__)
-    ap.add_argument("--out", type=Path, default=ROOT / "benchmarks")
-    ap.add_argument("--cluster-name", default=f"{NAME}-bench")
-    ap.add_argument(
-        "--skip-suite",
-        action="store_true",
-        help="skip the whole-suite runs (their figures in --out/results.json are kept)",
-    )
-    args = ap.parse_args(argv)
-    opts = RunOptions(cluster_name=args.cluster_name, images="auto")
-    workdir = (ROOT / "reports" / ".bench").resolve()
-    session, state, start = startup(opts, workdir)
-    results: dict[str, Any] = {
-        "date": datetime.now(UTC).strftime("%Y-%m-%d"),
-        "version": __version__,
-        "machine": machine(),
-        "kubernetes": state.capabilities.kubernetes_version,
-        "gatekeeper": state.capabilities.gatekeeper_version,
-        "calico": load().module("calico").display_version,
-        "startup": start,
-    }
-    try:
-        w, m = matrix_world(state)
-        try:
-            eng = time_engine(w, m)
-            base = time_baseline(w, m)
-            results["matrix"] = {
-                "engine": eng,
-                "baseline": base,
-                "speedup": round(base["seconds"] / eng["seconds_median"], 1),
-                # where the time goes: the same matrix with UDP waiting only the timeout,
-                # and its allowed cells alone (no probe waits for a timeout at all)
-                "engine_udp_wait_1x": time_engine(w, m, udp_wait_factor=1),
-                "engine_allowed_only": time_engine(w, m.restrict(c for c, v in m.items() if v)),
-            }
-            results["convergence"] = convergence(w)
-        finally:
-            w.close(wait=60)
-        suite = []
-        with MemorySampler(args.cluster_name) as mem:
-            if not args.skip_suite:
-                for n in (1, 2):
-                    suite.append(whole_suite(args.cluster_name, n, workdir / f"suite-n{n}"))
-        previous = args.out / "results.json"
-        if args.skip_suite and previous.is_file():
-            # keep the whole-suite figures (and the memory they peaked at) of the last run
-            old = json.loads(previous.read_text())
-            suite = old.get("suite", [])
-            mem.peak_mib = max(mem.peak_mib, old.get("memory", {}).get("cluster_peak_mib", 0))
-        results["suite"] = suite
-        results["memory"] = {
-            "cluster_peak_mib": round(mem.peak_mib, 1),
-            "test_process_peak_mib": round(
-                max(
-                    resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss,
-                    resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
-                )
-                / 1024,
-                1,
-            ),
-        }
-    finally:
-        opts.keep_cluster = False
-        session.finish()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "README.md").write_text(markdown(results))
-    print(markdown(results))
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import urllib3
@@ -29,6 +30,19 @@ T = TypeVar("T")
 
 class WaitTimeout(AssertionError):
     """A bounded wait ran out; the message carries what the cluster looked like."""
+
+
+def dig(obj: Any, *path: str, default: Any = None) -> Any:
+    """``obj[path[0]][path[1]]...`` of an API object, where a missing key or a null on
+    the way gives ``default``: the API server writes an empty list or map as null (a
+    Gatekeeper constraint's ``status.byPod`` before any pod has reported)."""
+    for key in path:
+        if not isinstance(obj, dict):
+            return default
+        obj = obj.get(key)
+        if obj is None:
+            return default
+    return obj
 
 
 def load_documents(text: str) -> list[dict[str, Any]]:
@@ -94,7 +108,7 @@ def _established(dyn: DynamicClient, name: str) -> bool:
     obj = crd.get(name=name).to_dict()
     return any(
         c.get("type") == "Established" and c.get("status") == "True"
-        for c in obj.get("status", {}).get("conditions", [])
+        for c in dig(obj, "status", "conditions", default=[])
     )
 
 
@@ -213,3 +227,15 @@ def wait_pods_ready(
 
 def elapsed(t0: float) -> float:
     return round(time.monotonic() - t0, 2)
+
+
+@dataclass
+class InstallReport:
+    """What was installed or found, with timings (seconds)."""
+
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, name: str, action: str, t0: float, detail: str = "") -> None:
+        self.steps.append(
+            {"step": name, "action": action, "seconds": elapsed(t0), "detail": detail}
+        )

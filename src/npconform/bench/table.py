@@ -1,0 +1,81 @@
+"""The benchmarks' Markdown table, from their results document."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def markdown(r: dict[str, Any]) -> str:
+    m, s, e, b, c = (
+        r["machine"],
+        r["startup"],
+        r["matrix"]["engine"],
+        r["matrix"]["baseline"],
+        r["convergence"],
+    )
+    lines = [
+        "# npconform benchmarks",
+        "",
+        f"Measured {r['date']} with npconform {r['version']} on {m['cpus']} CPUs ({m['cpu']}), "
+        f"{m['memory_mib']} MiB RAM, kernel {m['kernel']}; kind cluster of one control plane and "
+        f"two workers, Kubernetes {r['kubernetes']}, Calico {r['calico']}, "
+        f"Gatekeeper {r['gatekeeper']}, offline images.",
+        "Regenerate with `scripts/bench` (or `tox -e bench`).",
+        "",
+        "## Cluster start-up (seconds since `kind create`)",
+        "",
+        "| step | seconds |",
+        "|---|---|",
+        *[f"| {k.replace('_', ' ')} | {v} |" for k, v in s.items()],
+        "",
+        "## One matrix evaluation",
+        "",
+        "9 pods x 9 pods x 2 ports x TCP and UDP, namespace x denying all ingress (a third of",
+        "the probes blocked: TCP times out at 1 s; UDP sends two datagrams 0.3 s apart and",
+        "waits up to 2 s for an answer, so a blocked UDP probe takes 2.3 s).",
+        "",
+        "| engine | probes | seconds | probes/s |",
+        "|---|---|---|---|",
+        f"| npconform, one exec per source pod (median of {e['rounds']}) | {e['probes']} | "
+        f"{e['seconds_median']} (min {e['seconds_min']}) | {e['probes_per_second']} |",
+        f"| baseline: one exec per probe, {b['workers']} workers (netpol e2e style) | "
+        f"{b['probes']} | "
+        f"{b['seconds']} | {b['probes_per_second']} |",
+        f"| **speed-up** | | **{r['matrix']['speedup']}x** | |",
+        "",
+        "Where the time goes (same pods, same engine):",
+        "",
+        "| variant | probes | seconds (median) |",
+        "|---|---|---|",
+        *[
+            f"| {label} | {v['probes']} | {v['seconds_median']} (min {v['seconds_min']}) |"
+            for label, v in (
+                (
+                    "the matrix, UDP waiting the timeout only (1 s)",
+                    r["matrix"].get("engine_udp_wait_1x"),
+                ),
+                ("its allowed cells alone (no timeouts)", r["matrix"].get("engine_allowed_only")),
+            )
+            if v
+        ],
+        "",
+        "## Policy convergence (Calico; seconds until every cell agrees)",
+        "",
+        "| change | median | max |",
+        "|---|---|---|",
+        *[f"| {k} policy | {v['median_s']} | {v['max_s']} |" for k, v in c.items()],
+        "",
+        "## Whole suite on the warm cluster",
+        "",
+        "| pytest workers | seconds | result |",
+        "|---|---|---|",
+        *[f"| -n {x['workers']} | {x['seconds']} | {x['summary']} |" for x in r["suite"]],
+        "",
+        "## Peak memory",
+        "",
+        f"- cluster (sum of the node containers): {r['memory']['cluster_peak_mib']:.0f} MiB",
+        "- test processes (largest single process): "
+        f"{r['memory']['test_process_peak_mib']:.0f} MiB",
+        "",
+    ]
+    return "\n".join(lines)

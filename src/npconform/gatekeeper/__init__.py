@@ -1,0 +1,1 @@
+"""Gatekeeper and the require-networkpolicy constraint: names, admission requests."""

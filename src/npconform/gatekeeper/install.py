@@ -1,0 +1,153 @@
+"""Installing Gatekeeper and the require-networkpolicy safeguard, and waiting until
+every webhook pod enforces it."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from npconform.airgap import manifests
+from npconform.cluster import kube
+from npconform.cluster.client import Clients
+from npconform.cluster.kube import InstallReport
+from npconform.gatekeeper import names as gk
+from npconform.lock import Lock
+from npconform.resources import own_manifest
+
+AUDIT_INTERVAL = 10
+
+
+def set_failure_policy(clients: Clients, policy: str) -> None:
+    adm = client.AdmissionregistrationV1Api(clients.api())
+    name = gk.WEBHOOK_CONFIG
+    patch = [
+        {"op": "replace", "path": f"/webhooks/{i}/failurePolicy", "value": policy}
+        for i, w in enumerate(adm.read_validating_webhook_configuration(name).webhooks or [])
+        if w.name == gk.WEBHOOK
+    ]
+    if patch:
+        adm.patch_validating_webhook_configuration(name, patch)
+
+
+def gatekeeper_version(clients: Clients) -> str | None:
+    try:
+        dep = clients.apps().read_namespaced_deployment(gk.CONTROLLER, gk.NAMESPACE)
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+    image = dep.spec.template.spec.containers[0].image
+    return str(image).rsplit(":", 1)[-1]
+
+
+def _tune(docs: list[dict[str, Any]]) -> None:
+    """The audit runs every AUDIT_INTERVAL seconds instead of 60, so dryrun checks are
+    quick."""
+    for d in docs:
+        if d.get("kind") == "Deployment" and d["metadata"]["name"] == gk.AUDIT:
+            c = d["spec"]["template"]["spec"]["containers"][0]
+            c["args"] = [a for a in c.get("args", []) if not a.startswith("--audit-interval")]
+            c["args"].append(f"--audit-interval={AUDIT_INTERVAL}")
+
+
+def install_gatekeeper(
+    clients: Clients, lock: Lock, cache: Path, offline: bool, rep: InstallReport
+) -> None:
+    t0 = time.monotonic()
+    found = gatekeeper_version(clients)
+    if found:
+        rep.add("gatekeeper", "found", t0, f"gatekeeper {found} already installed")
+    else:
+        docs = kube.load_documents(manifests.fetch(lock, "gatekeeper", cache, offline))
+        _tune(docs)
+        kube.apply(clients, docs)
+        rep.add("gatekeeper-apply", "installed", t0, lock.image("gatekeeper"))
+    t1 = time.monotonic()
+    kube.wait_pods_ready(clients, gk.NAMESPACE, "control-plane=controller-manager", timeout=300)
+    kube.wait_pods_ready(clients, gk.NAMESPACE, "control-plane=audit-controller", timeout=300)
+    # As on Compliant Kubernetes, the webhook fails closed (upstream installs it with
+    # Ignore, which admits everything while Gatekeeper is down). Only now: while no
+    # Gatekeeper pod runs, a closed webhook would refuse the CNI's own IPAM writes.
+    set_failure_policy(clients, "Fail")
+    rep.add(
+        "gatekeeper-ready", "ready", t1, "controller-manager and audit Ready, webhook fails closed"
+    )
+
+
+def webhook_pods(clients: Clients) -> list[str]:
+    pods = (
+        clients.core()
+        .list_namespaced_pod(gk.NAMESPACE, label_selector="control-plane=controller-manager")
+        .items
+    )
+    return [p.metadata.name for p in pods if p.metadata.deletion_timestamp is None]
+
+
+def _cluster_object(clients: Clients, gvp: tuple[str, str, str], name: str) -> Any:
+    """A cluster-scoped custom object, or None when it does not exist."""
+    try:
+        return clients.custom().get_cluster_custom_object(*gvp, name)
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
+
+
+def template_ready(clients: Clients, name: str = gk.CONSTRAINT_PLURAL) -> bool:
+    t = _cluster_object(clients, (gk.TEMPLATE_GROUP, gk.TEMPLATE_VERSION, gk.TEMPLATE_PLURAL), name)
+    if t is None:
+        return False
+    if not kube.dig(t, "status", "created"):
+        return False
+    by_pod = kube.dig(t, "status", "byPod", default=[])
+    gen = t["metadata"].get("generation")
+    ok = {p["id"] for p in by_pod if p.get("observedGeneration") == gen and not p.get("errors")}
+    return set(webhook_pods(clients)) <= ok
+
+
+def constraint_enforced(clients: Clients, name: str) -> bool:
+    """Every webhook pod reports the constraint's current generation as enforced."""
+    c = _cluster_object(
+        clients, (gk.CONSTRAINT_GROUP, gk.CONSTRAINT_VERSION, gk.CONSTRAINT_PLURAL), name
+    )
+    if c is None:
+        return False
+    gen = c["metadata"].get("generation")
+    by_pod = kube.dig(c, "status", "byPod", default=[])
+    ok = {
+        p["id"]
+        for p in by_pod
+        if p.get("observedGeneration") == gen
+        and p.get("enforced")
+        and "webhook" in kube.dig(p, "operations", default=["webhook"])
+    }
+    pods = webhook_pods(clients)
+    return bool(pods) and set(pods) <= ok
+
+
+def install_safeguard(clients: Clients, rep: InstallReport, enforcement: str = "deny") -> None:
+    t0 = time.monotonic()
+    kube.apply(clients, own_manifest("gatekeeper/sync-config.yaml"))
+    kube.apply(clients, own_manifest("gatekeeper/template.yaml"))
+    kube.wait_until(
+        "ConstraintTemplate k8srequirenetworkpolicy to be created on every Gatekeeper pod",
+        lambda: template_ready(clients),
+        timeout=180,
+        diagnose=lambda: kube.diagnose_pods(clients, gk.NAMESPACE),
+    )
+    constraint = own_manifest("gatekeeper/constraint.yaml")
+    for c in constraint:
+        c["spec"]["enforcementAction"] = enforcement
+    kube.apply(clients, constraint)
+    name = constraint[0]["metadata"]["name"]
+    kube.wait_until(
+        f"constraint {name} to be enforced by every Gatekeeper webhook pod",
+        lambda: constraint_enforced(clients, name),
+        timeout=180,
+        diagnose=lambda: kube.diagnose_pods(clients, gk.NAMESPACE),
+    )
+    rep.add("safeguard", "installed", t0, f"{gk.CONSTRAINT_KIND}/{name} ({enforcement})")

@@ -1,0 +1,67 @@
+"""The target of a run as discovered once at its start, shared by every worker.
+
+Light by design: scenarios and suites import it without the cluster-creation stack.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from npconform.cluster.client import Clients
+from npconform.cluster.options import RunOptions
+from npconform.platform.capabilities import Capabilities
+
+
+@dataclass
+class RunState:
+    """Everything workers and reports need about the run."""
+
+    options: RunOptions
+    kubeconfig: Path
+    capabilities: Capabilities
+    offline: bool = False
+    timings: list[dict[str, Any]] = field(default_factory=list)
+    started: float = field(default_factory=time.time)
+    workdir: Path = Path(".")
+    identity: dict[str, Any] = field(default_factory=dict)  # cluster and user
+    artifacts: list[dict[str, Any]] = field(default_factory=list)  # safeguard objects
+    cni_version: str | None = None
+
+    @property
+    def evidence_dir(self) -> Path:
+        return self.workdir / "evidence"
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "options": self.options.to_json(),
+            "kubeconfig": str(self.kubeconfig),
+            "capabilities": self.capabilities.to_json(),
+            "offline": self.offline,
+            "timings": self.timings,
+            "started": self.started,
+            "workdir": str(self.workdir),
+            "identity": self.identity,
+            "artifacts": self.artifacts,
+            "cni_version": self.cni_version,
+        }
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> RunState:
+        return cls(
+            options=RunOptions.from_json(d["options"]),
+            kubeconfig=Path(d["kubeconfig"]),
+            capabilities=Capabilities.from_json(d["capabilities"]),
+            offline=bool(d.get("offline")),
+            timings=list(d.get("timings", [])),
+            started=float(d.get("started", time.time())),
+            workdir=Path(d.get("workdir", ".")),
+            identity=dict(d.get("identity") or {}),
+            artifacts=list(d.get("artifacts") or []),
+            cni_version=d.get("cni_version"),
+        )
+
+    def clients(self) -> Clients:
+        return Clients(self.kubeconfig, self.options.context)

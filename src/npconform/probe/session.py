@@ -1,0 +1,126 @@
+"""A long-lived shell in a source pod's probe container, fed one batch script at a time
+(an exec costs more than the probes it runs). When it closes, it says how: the exit
+status the API server sent, the shell's stderr, and the container's last termination."""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import json
+import threading
+import time
+from typing import Any, Protocol
+
+from kubernetes import client
+from kubernetes.stream import stream
+from kubernetes.stream.ws_client import ERROR_CHANNEL
+
+from npconform.probe.script import ProbeError, Source
+
+
+class Shell(Protocol):
+    """What the engine needs of a long-lived shell in a source container."""
+
+    def alive(self) -> bool: ...
+
+    def run(self, script: str, timeout: float) -> str: ...
+
+    def close(self) -> None: ...
+
+
+class PodSession:
+    """A shell in the source pod's probe container, fed one batch script at a time."""
+
+    _ids = itertools.count(1)
+
+    def __init__(self, core: client.CoreV1Api, src: Source) -> None:
+        self.src = src
+        self.core = core
+        self._lock = threading.Lock()
+        try:
+            self.ws = stream(
+                core.connect_get_namespaced_pod_exec,
+                src.pod,
+                src.namespace,
+                container=src.container,
+                command=["sh"],
+                stdin=True,
+                stdout=True,
+                stderr=True,
+                tty=False,
+                _preload_content=False,
+            )
+        except Exception as e:
+            raise ProbeError(f"cannot exec in {src.id}: {e}") from None
+
+    def alive(self) -> bool:
+        return bool(self.ws.is_open())
+
+    def run(self, script: str, timeout: float) -> str:
+        with self._lock:
+            return self._run(script, timeout)
+
+    def _run(self, script: str, timeout: float) -> str:
+        marker = f"NPC-END-{next(self._ids)}"
+        try:
+            self.ws.write_stdin(f"{script}\necho {marker}\n")
+        except Exception as e:
+            raise ProbeError(f"exec session in {self.src.id} broke: {e}") from None
+        deadline = time.monotonic() + timeout
+        out = err = ""
+        while time.monotonic() < deadline:
+            self.ws.update(timeout=min(1.0, max(0.0, deadline - time.monotonic())))
+            out += str(self.ws.read_stdout(timeout=0))
+            err += str(self.ws.read_stderr(timeout=0))
+            if marker in out:
+                return out.replace(marker, "NPC-END")
+            if not self.ws.is_open():
+                raise ProbeError(
+                    f"exec session in {self.src.id} closed; "
+                    + closed_detail(out, err, str(self.ws.read_channel(ERROR_CHANNEL)))
+                    + self._container_state()
+                )
+        raise ProbeError(f"probe batch in {self.src.id} did not finish within {timeout:.0f}s")
+
+    def _container_state(self) -> str:
+        """The probe container's restarts and last termination, when it has any: a
+        session also closes when its container is killed (out of memory, evicted)."""
+        try:
+            pod = self.core.read_namespaced_pod(self.src.pod, self.src.namespace)
+        except Exception as e:  # the session's failure is the error; this only explains
+            return f"; pod state unreadable: {type(e).__name__}"
+        return container_state(pod.status, self.src.container)
+
+    def close(self) -> None:
+        # Under the session's lock: never while another thread is reading from it.
+        with self._lock, contextlib.suppress(Exception):  # closing a dead socket
+            self.ws.close()
+
+
+def closed_detail(out: str, err: str, status: str) -> str:
+    """What a closed exec session left behind: the exit status the API server sent on
+    its error channel, the shell's stderr, the end of its stdout."""
+    parts = []
+    try:
+        st = json.loads(status) if status.strip() else {}
+    except ValueError:
+        st = {"message": status.strip()}
+    if isinstance(st, dict) and st:
+        msg = st.get("message") or st.get("status") or ""
+        parts.append(f"status: {' '.join(str(msg).split())}")
+    if err.strip():
+        parts.append(f"stderr: {' '.join(err.split())[-200:]!r}")
+    parts.append(f"output: {out[-200:]!r}")
+    return "; ".join(parts)
+
+
+def container_state(status: Any, container: str) -> str:
+    """``; container <name> restarted N time(s), last: <reason> (exit <code>)``, or
+    ``""`` when the container never restarted."""
+    for cs in getattr(status, "container_statuses", None) or []:
+        if cs.name != container or not cs.restart_count:
+            continue
+        last = cs.last_state.terminated if cs.last_state else None
+        why = f", last: {last.reason} (exit {last.exit_code})" if last else ""
+        return f"; container {container} restarted {cs.restart_count} time(s){why}"
+    return ""

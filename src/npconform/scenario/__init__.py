@@ -1,0 +1,1 @@
+"""Traffic scenarios on the cluster: worlds of namespaces, pods and policies, and their steps."""

@@ -1,0 +1,1 @@
+"""JSON Schemas of the documents npconform writes (read with importlib.resources)."""
