@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -18,6 +19,27 @@ MIN_FREE_GB = 20
 
 def default_cache() -> Path:
     return Path(os.environ.get("NPCONFORM_CACHE", Path.home() / ".cache" / "npconform"))
+
+
+def check_host() -> list[str]:
+    """Host prerequisites of an offline build; each missing one is a readable line."""
+    problems = []
+    for tool, pkg in (
+        ("go", "Go toolchain (https://go.dev/dl)"),
+        ("debootstrap", "debootstrap (apt-get install debootstrap)"),
+        ("gcc", "gcc (apt-get install gcc libc6-dev)"),
+        ("pkg-config", "pkg-config (apt-get install pkg-config)"),
+    ):
+        if shutil.which(tool) is None:
+            problems.append(f"{tool} is missing: install {pkg}")
+    if (
+        shutil.which("pkg-config")
+        and subprocess.run(["pkg-config", "--exists", "libseccomp"], check=False).returncode != 0
+    ):
+        problems.append(
+            "libseccomp headers are missing (apt-get install libseccomp-dev), runc needs them"
+        )
+    return problems
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             for name in g.closure(targets):
                 print(f"{name:32} {g.key(name)[:16]}  {g.steps[name].what}")
             return 0
-        problems = recipes.check_host()
+        problems = check_host()
         if problems:
             print(f"build-images: {problems[0]}", file=sys.stderr)
             return 2

@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -176,12 +175,3 @@ class Wrapper:
             args += ["-tags", ",".join(tags)]
         args += ["-o", str(out_dir) + "/", *packages]
         _go(args, cwd=self.root, env=env, log=log, mod=self.mod)
-
-
-def install_tree(src: Path, dst: Path) -> None:
-    """Copy a directory out of the module cache (read-only files) as a writable tree."""
-    if dst.exists():
-        shutil.rmtree(dst)
-    shutil.copytree(src, dst, copy_function=shutil.copyfile)
-    for p in dst.rglob("*"):
-        p.chmod(0o755 if p.is_dir() else 0o644)

@@ -12,7 +12,7 @@ from pytest_kind import KindCluster
 
 from npconform.airgap import docker, registry
 from npconform.airgap.build import default_cache
-from npconform.airgap.recipes import SECOND_CNI, SERVED, tools_dir
+from npconform.airgap.recipes import served, tools_dir
 from npconform.cluster.options import RunOptions, UsageError
 from npconform.lock import Lock
 from npconform.proc import CommandError, run
@@ -62,10 +62,7 @@ def find_kind() -> Path | None:
 
 
 def images_needed(opts: RunOptions, lock: Lock) -> list[str]:
-    keys = list(SERVED)
-    if opts.cni == "kube-router":
-        keys += SECOND_CNI
-    return [lock.image(k) for k in keys]
+    return [lock.image(k) for k in served(lock, second_cni=opts.cni == "kube-router")]
 
 
 def offline_ready(opts: RunOptions, lock: Lock) -> bool:
