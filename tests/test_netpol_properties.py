@@ -27,11 +27,10 @@ from npconform.model.netpol import (
     parse_policy,
 )
 from npconform.model.strategies import (
-    egress_rules,
-    ingress_rules,
     label_selectors,
     policies,
     policy_sets,
+    rules,
 )
 
 NAMESPACES, PODS = small_model(("x", "y", "z"), ("a", "b", "c"))
@@ -105,8 +104,8 @@ def test_adding_a_policy_that_isolates_nothing_new_never_removes_reachability(
 @given(
     POLICY_SETS.filter(bool),
     st.integers(0, 100),
-    ingress_rules(NAMESPACES, PODS, EXTERNAL),
-    egress_rules(NAMESPACES, PODS, EXTERNAL),
+    rules(INGRESS, NAMESPACES, PODS, EXTERNAL),
+    rules(EGRESS, NAMESPACES, PODS, EXTERNAL),
     st.sampled_from([INGRESS, EGRESS]),
 )
 def test_appending_a_rule_never_removes_reachability(

@@ -17,7 +17,7 @@ from npconform.model.generate import (
     gen_selector,
     vocabulary,
 )
-from npconform.model.netpol import EGRESS, INGRESS, ExternalPeer, NamespaceModel, PodModel
+from npconform.model.netpol import ExternalPeer, NamespaceModel, PodModel
 
 T = TypeVar("T")
 
@@ -50,22 +50,15 @@ def label_selectors(pool: Mapping[str, Sequence[str]]) -> st.SearchStrategy[dict
     return _strategy(lambda c: gen_selector(c, items))
 
 
-def ingress_rules(
+def rules(
+    direction: str,
     namespaces: Sequence[NamespaceModel],
     pods: Sequence[PodModel],
     external: Sequence[ExternalPeer] = (),
 ) -> st.SearchStrategy[dict[str, Any]]:
+    """One rule of ``direction`` (INGRESS or EGRESS) over the given objects."""
     v = vocabulary(namespaces, pods, external)
-    return _strategy(lambda c: gen_rule(c, v, INGRESS))
-
-
-def egress_rules(
-    namespaces: Sequence[NamespaceModel],
-    pods: Sequence[PodModel],
-    external: Sequence[ExternalPeer] = (),
-) -> st.SearchStrategy[dict[str, Any]]:
-    v = vocabulary(namespaces, pods, external)
-    return _strategy(lambda c: gen_rule(c, v, EGRESS))
+    return _strategy(lambda c: gen_rule(c, v, direction))
 
 
 def policies(
