@@ -40,6 +40,7 @@ T_CONTROLLERS = [
 T_LIFECYCLE = A + "test_lifecycle.py::test_after_last_policy_is_deleted_new_pods_are_refused"
 T_SCOPE = A + "test_scope.py::test_kube_system_admits_pods_without_policy"
 T_AUDIT = A + "test_audit.py::test_preexisting_pod_appears_in_audit_violations"
+T_COVERAGE = A + "test_coverage.py::test_every_namespace_is_covered_or_platform"
 T_MODES = [A + f"test_modes.py::test_mode_behaves_as_documented[{m}]" for m in ("deny", "warn")]
 T_SEMANTICS = TR + "test_semantics.py::test_e2e_category[allow-same-namespace]"
 T_IPBLOCK = TR + "test_semantics.py::test_ipblock_egress_with_except"
@@ -65,6 +66,7 @@ TESTS: list[tuple[str, str, str, float]] = [
     (T_SCOPE, "ADM-SCOPE", "admission", 0.9),
     (T_AUDIT, "ADM-AUDIT", "admission", 41.7),
     *((t, "ADM-MODES", "admission", 6.5) for t in T_MODES),
+    (T_COVERAGE, "ADM-COVERAGE", "admission", 1.8),
     (T_SEMANTICS, "NET-SEMANTICS", "traffic", 12.8),
     (T_IPBLOCK, "NET-IPBLOCK", "traffic", 5.1),
     *((t, "NET-DYNAMICS", "traffic", 9.4) for t in T_DYNAMICS),
@@ -327,6 +329,36 @@ def _test(nodeid: str, check: str, area: str, seconds: float) -> dict[str, Any]:
     }
 
 
+def coverage() -> dict[str, Any]:
+    """The coverage evidence of a kind cluster: computed by the model, answered as
+    computed."""
+    from npconform.model.coverage import Snapshot, compute
+
+    platform = ["kube-system", "calico-system", "gatekeeper-system"]
+    snap = Snapshot(
+        namespaces=[
+            {"name": n, "labels": {}} for n in ["default", "local-path-storage", *platform]
+        ],
+        pods={"local-path-storage": [{"name": "provisioner", "labels": {"app": "lp"}}]},
+        constraints=[
+            {
+                "metadata": {"name": "require-networkpolicy"},
+                "spec": {"enforcementAction": "deny", "match": {"excludedNamespaces": platform}},
+            }
+        ],
+        config={"metadata": {"name": "config"}, "spec": {}},
+        webhook={
+            "name": "validation.gatekeeper.sh",
+            "rules": [{"apiGroups": ["*"], "operations": ["CREATE"], "resources": ["*"]}],
+        },
+    )
+    cov = compute(snap)
+    for row in cov.rows:
+        row.live = row.expected
+    cov.live = True
+    return {"test": T_COVERAGE, **cov.to_json()}
+
+
 def passing_results() -> dict[str, Any]:
     """A clean run on kind: every required check passed; SCTP skipped (not required)."""
     tests = [_test(*t) for t in TESTS]
@@ -409,6 +441,7 @@ def passing_results() -> dict[str, Any]:
         "tests": tests,
         "scenarios": _scenarios(),
         "admission": _admission(),
+        "coverage": coverage(),
         "audit_violations": [
             {
                 "kind": "Pod",

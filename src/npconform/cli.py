@@ -4,6 +4,9 @@ npconform cleanup               remove what interrupted runs left behind
 npconform verifier-kubeconfig   a kubeconfig bound to the minimal verifier ClusterRole
 npconform deployed              the reachability the NetworkPolicies of namespaces imply
                                 (--verify: also probe it from a short-lived pod)
+npconform coverage              every namespace: covered by the require-networkpolicy
+                                constraint (proven by a dry run), exempt, or unprotected
+                                (exit 0 PASS, 1 FAIL: one is unprotected, 3 INCOMPLETE)
 npconform diff OLD NEW          what changed between two runs' results (exit 1: worse)
 npconform verdict RESULTS       a run's verdict and controls, after checking SHA256SUMS
                                 (exit 0 PASS, 1 FAIL, 3 INCOMPLETE, 4 a file was edited)
@@ -142,6 +145,57 @@ def cmd_deployed(args: argparse.Namespace) -> int:
     return 0 if v.ok else 1
 
 
+def _progress(what: str, n: int) -> None:
+    print(f"{NAME} coverage: read {n} {what} so far", file=sys.stderr, flush=True)
+
+
+def cmd_coverage(args: argparse.Namespace) -> int:
+    import secrets
+
+    from npconform.gatekeeper import coverage as gkcov
+    from npconform.model.coverage import Snapshot, compute, platform_rule
+    from npconform.report.coverage import text
+
+    try:
+        rule = platform_rule(args.platform_label, args.platform_namespace)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if args.budget <= 0:
+        raise UsageError("--budget must be positive")
+    for out in (args.json, args.save_snapshot):
+        if out is not None and not out.parent.is_dir():
+            raise UsageError(f"{out}: no such directory {out.parent}")
+    if args.snapshot is not None:
+        try:
+            snap = Snapshot.from_json(json.loads(args.snapshot.read_text(encoding="utf-8")))
+            cov = compute(snap, rule)
+        except OSError as e:
+            raise UsageError(f"{args.snapshot}: cannot read: {e.strerror or e}") from None
+        except (ValueError, TypeError, KeyError, AttributeError) as e:
+            raise UsageError(f"{args.snapshot}: not a coverage snapshot: {e}") from None
+    else:
+        c = _clients(args)
+        from npconform.lock import load
+
+        image = args.probe_image or load().image("agnhost")
+        snap, cov = gkcov.survey(
+            c,
+            image,
+            secrets.token_hex(3),
+            rule,
+            live=not args.no_live,
+            progress=_progress if sys.stderr.isatty() or args.progress else None,
+            budget=args.budget,
+        )
+    doc = cov.to_json()
+    print(text(doc))
+    if args.json is not None:
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    if args.save_snapshot is not None:
+        args.save_snapshot.write_text(json.dumps(snap.to_json()) + "\n")
+    return VERDICT_EXIT[cov.verdict]
+
+
 RESULTS_FILE = "results.json"
 #: Exit status of ``verdict`` per verdict, and when a file of the bundle was edited.
 VERDICT_EXIT = {"PASS": 0, "FAIL": 1, "INCOMPLETE": 3}
@@ -259,6 +313,45 @@ def main(argv: list[str] | None = None) -> int:
     )
     dp.add_argument("--probe-image", default=None, help="image of the probe pod (agnhost)")
     dp.add_argument("--timeout", type=float, default=1.0, help="per-probe timeout, seconds")
+    cv = sub.add_parser(
+        "coverage",
+        parents=[common],
+        help="every namespace: covered by the constraint, exempt, or unprotected",
+    )
+    cv.add_argument(
+        "--platform-label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label marking platform namespaces (repeatable; default owner=operator)",
+    )
+    cv.add_argument(
+        "--platform-namespace",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a platform namespace: NAME, NAME* or *NAME (repeatable)",
+    )
+    cv.add_argument(
+        "--no-live",
+        action="store_true",
+        help="compute only: no dry run (the verdict is then at best INCOMPLETE)",
+    )
+    cv.add_argument("--probe-image", default=None, help="image of the dry-run Pod (agnhost)")
+    cv.add_argument(
+        "--budget", type=float, default=120.0, help="seconds for all dry runs (default 120)"
+    )
+    cv.add_argument("--json", type=Path, default=None, help="write the rows as JSON here")
+    cv.add_argument(
+        "--save-snapshot", type=Path, default=None, help="write the objects read as JSON here"
+    )
+    cv.add_argument(
+        "--snapshot",
+        type=Path,
+        default=None,
+        help="compute from a saved snapshot instead of a cluster (nothing is probed)",
+    )
+    cv.add_argument("--progress", action="store_true", help="report long reads on stderr")
     # diff and verdict read files only: no kubeconfig, no cluster
     df = sub.add_parser("diff", help="what changed between two runs' results (exit 1: worse)")
     df.add_argument("old", help="results.json of the earlier run (or its report directory)")
@@ -274,6 +367,7 @@ def main(argv: list[str] | None = None) -> int:
             "cleanup": cmd_cleanup,
             "verifier-kubeconfig": cmd_verifier_kubeconfig,
             "deployed": cmd_deployed,
+            "coverage": cmd_coverage,
             "diff": cmd_diff,
             "verdict": cmd_verdict,
         }[args.cmd](args)

@@ -28,6 +28,7 @@ from npconform.cluster.options import (
     RunOptions,
     UsageError,
 )
+from npconform.gatekeeper.coverage import CoverageUndetermined
 from npconform.lock import load
 from npconform.model.pairing import PairingError
 from npconform.platform import inventory
@@ -45,7 +46,7 @@ _SESSION = pytest.StashKey[Session]()
 _STATE = pytest.StashKey[RunState]()
 _COLLECTED = pytest.StashKey[dict[str, Any]]()
 #: Exceptions that mean the test could not measure: errors of the test, never verdicts.
-_TEST_ERRORS = (ProbeError, ScenarioError, PairingError)
+_TEST_ERRORS = (ProbeError, ScenarioError, PairingError, CoverageUndetermined)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -142,6 +143,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     g.addoption("--seed", type=int, default=None, help="seed of the generated cases")
     g.addoption("--run-id", default=None, help="run id (default: random)")
+    g.addoption(
+        "--platform-label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a label that marks a platform namespace for the coverage check (repeatable; "
+        "default: owner=operator, Welkin's)",
+    )
+    g.addoption(
+        "--platform-namespace",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a platform namespace for the coverage check: a name, NAME* or *NAME (repeatable)",
+    )
 
 
 def options_from(config: pytest.Config) -> RunOptions:
@@ -170,6 +186,8 @@ def options_from(config: pytest.Config) -> RunOptions:
         allow_cluster_changes=o.allow_cluster_changes or target == "kind",
         generated_cases=o.generated_cases,
         seed=o.seed if o.seed is not None else int.from_bytes(os.urandom(2), "big"),
+        platform_labels=list(o.platform_label),
+        platform_namespaces=list(o.platform_namespace),
     )
     if o.run_id is not None:
         opts.run_id = o.run_id

@@ -3,7 +3,6 @@ really enforcing it, and a fresh namespace per test."""
 
 from __future__ import annotations
 
-import fcntl
 import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -111,15 +110,9 @@ def action(run_state: RunState, enforcing: Constraint) -> str:
 def constraint_lock(run_state: RunState, request: pytest.FixtureRequest) -> Iterator[None]:
     """Tests that switch the cluster's constraint hold this lock exclusively; every other
     admission test holds it shared, so no verdict is taken while the mode is switched."""
-    path = run_state.workdir / "constraint.lock"
-    path.parent.mkdir(parents=True, exist_ok=True)
     exclusive = request.node.get_closest_marker("mutates_constraint") is not None
-    with path.open("a") as f:
-        fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
-        try:
-            yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+    with run_state.constraint_lock(exclusive):
+        yield
 
 
 @pytest.fixture

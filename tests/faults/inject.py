@@ -16,7 +16,13 @@ from npconform.cluster import kube
 from npconform.cluster.client import Clients, to_dict
 from npconform.gatekeeper import names as gk
 from npconform.gatekeeper.admission import get_constraint, set_enforcement
-from npconform.gatekeeper.install import constraint_enforced, set_failure_policy, template_ready
+from npconform.gatekeeper.install import (
+    constraint_enforced,
+    namespace_selector,
+    set_config_match,
+    set_failure_policy,
+    template_ready,
+)
 from npconform.resources import own_manifest
 
 CALICO = ("crd.projectcalico.org", "v1")
@@ -348,6 +354,79 @@ def _restore_webhook(c: Clients) -> None:
     _replace_rules(c, *_Stash.items.pop("webhook-rules"))
 
 
+# ---- coverage of the cluster's namespaces -------------------------------------------------
+
+COVERAGE = "suites/admission/test_coverage.py"
+UNSEEN_NS = "npconform-fault-unseen"
+UNSEEN_LABEL = "npconform-fault/skip-admission"
+CONFIG_NS = "npconform-fault-config-excluded"
+
+
+def _fault_namespace(c: Clients, name: str, labels: dict[str, str]) -> None:
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": labels}}
+    c.core().create_namespace(body)
+
+
+def _drop_namespace(c: Clients, name: str) -> None:
+    try:
+        c.core().delete_namespace(name)
+    except ApiException as e:
+        if e.status != 404:
+            raise
+
+
+def _hide_from_webhook(c: Clients) -> None:
+    """A tenant namespace with a label the webhook's namespaceSelector now excludes."""
+    _fault_namespace(c, UNSEEN_NS, {UNSEEN_LABEL: "yes"})
+    sel = namespace_selector(c)
+    _Stash.items["namespace-selector"] = copy.deepcopy(sel)
+    extra = {"key": UNSEEN_LABEL, "operator": "DoesNotExist"}
+    namespace_selector(c, {**sel, "matchExpressions": [*sel.get("matchExpressions", []), extra]})
+
+
+def _show_to_webhook(c: Clients) -> None:
+    namespace_selector(c, _Stash.items.pop("namespace-selector"))
+    _drop_namespace(c, UNSEEN_NS)
+
+
+CEL_NS = "npconform-fault-cel"
+
+
+def _skip_by_match_condition(c: Clients) -> None:
+    """A CEL matchCondition on the validation webhook that skips one tenant namespace:
+    the objects read say it is covered, only the API server's answer shows it is not."""
+    _fault_namespace(c, CEL_NS, {})
+    api = client.AdmissionregistrationV1Api(c.api())
+    hooks = api.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG).webhooks or []
+    i = next(i for i, w in enumerate(hooks) if w.name == gk.WEBHOOK)
+    cond = {"name": "npconform-fault-skip", "expression": f"request.namespace != '{CEL_NS}'"}
+    api.patch_validating_webhook_configuration(
+        gk.WEBHOOK_CONFIG,
+        [{"op": "add", "path": f"/webhooks/{i}/matchConditions", "value": [cond]}],
+    )
+
+
+def _drop_match_condition(c: Clients) -> None:
+    api = client.AdmissionregistrationV1Api(c.api())
+    hooks = api.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG).webhooks or []
+    i = next(i for i, w in enumerate(hooks) if w.name == gk.WEBHOOK)
+    if hooks[i].match_conditions:
+        api.patch_validating_webhook_configuration(
+            gk.WEBHOOK_CONFIG, [{"op": "remove", "path": f"/webhooks/{i}/matchConditions"}]
+        )
+    _drop_namespace(c, CEL_NS)
+
+
+def _config_excludes(c: Clients) -> None:
+    _fault_namespace(c, CONFIG_NS, {})
+    set_config_match(c, [{"excludedNamespaces": [CONFIG_NS], "processes": ["webhook"]}])
+
+
+def _config_includes(c: Clients) -> None:
+    set_config_match(c, None)
+    _drop_namespace(c, CONFIG_NS)
+
+
 FAULTS = [
     Fault(
         "CNI dropping everything",
@@ -473,6 +552,32 @@ FAULTS = [
         _scale_audit(1),
         ["suites/admission/test_audit.py"],
         ["audit did not list it"],
+    ),
+    Fault(
+        "tenant namespace outside the webhook",
+        f"namespace {UNSEEN_NS} labelled {UNSEEN_LABEL}=yes, and the validating webhook's "
+        "namespaceSelector excluding that label",
+        _hide_from_webhook,
+        _show_to_webhook,
+        [COVERAGE],
+        [UNSEEN_NS, "unprotected", f"!{UNSEEN_LABEL}", "coverage FAIL"],
+    ),
+    Fault(
+        "tenant namespace excluded by Gatekeeper's Config",
+        f"namespace {CONFIG_NS} in the Config's spec.match excludedNamespaces for the webhook",
+        _config_excludes,
+        _config_includes,
+        [COVERAGE],
+        [CONFIG_NS, "unprotected", f"spec.match[0].excludedNamespaces {CONFIG_NS}"],
+    ),
+    Fault(
+        "webhook matchCondition skipping a tenant namespace",
+        f"a CEL matchCondition on the validation webhook skipping namespace {CEL_NS}: the "
+        "objects say covered, the API server admits",
+        _skip_by_match_condition,
+        _drop_match_condition,
+        [COVERAGE],
+        [CEL_NS, "DISAGREES (computed denied)", "matchConditions npconform-fault-skip"],
     ),
     Fault(
         "constraint template ignoring matchExpressions",

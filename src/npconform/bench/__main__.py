@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from npconform import NAME, __version__, bench
+from npconform.bench.coverage import scale as coverage_scale
 from npconform.bench.measure import (
     ROOT,
     MemorySampler,
@@ -37,7 +38,23 @@ def main(argv: list[str] | None = None) -> int:
         action="store_true",
         help="skip the whole-suite runs (their figures in --out/results.json are kept)",
     )
+    ap.add_argument(
+        "--coverage-only",
+        action="store_true",
+        help="only the coverage computation at scale (no cluster); the other figures in "
+        "--out/results.json are kept",
+    )
     args = ap.parse_args(argv)
+    if args.coverage_only:
+        previous = args.out / "results.json"
+        if not previous.is_file():
+            print(
+                f"bench: {previous} does not exist: run the whole benchmark first", file=sys.stderr
+            )
+            return 2
+        kept: dict[str, Any] = json.loads(previous.read_text())
+        kept["coverage"] = coverage_scale()
+        return _write(args.out, kept)
     opts = RunOptions(cluster_name=args.cluster_name, images="auto")
     workdir = (ROOT / "reports" / ".bench").resolve()
     session, state, start = startup(opts, workdir)
@@ -49,6 +66,7 @@ def main(argv: list[str] | None = None) -> int:
         "gatekeeper": state.capabilities.gatekeeper_version,
         "calico": load().module("calico").display_version,
         "startup": start,
+        "coverage": coverage_scale(),
     }
     try:
         w, m = matrix_world(state)
@@ -93,9 +111,13 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         opts.keep_cluster = False
         session.finish()
-    args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
-    (args.out / "README.md").write_text(markdown(results))
+    return _write(args.out, results)
+
+
+def _write(out: Path, results: dict[str, Any]) -> int:
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (out / "README.md").write_text(markdown(results))
     print(markdown(results))
     return 0
 

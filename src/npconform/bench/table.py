@@ -71,6 +71,7 @@ def markdown(r: dict[str, Any]) -> str:
         "|---|---|---|",
         *[f"| -n {x['workers']} | {x['seconds']} | {x['summary']} |" for x in r["suite"]],
         "",
+        *_coverage(r.get("coverage")),
         "## Peak memory",
         "",
         f"- cluster (sum of the node containers): {r['memory']['cluster_peak_mib']:.0f} MiB",
@@ -79,3 +80,23 @@ def markdown(r: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _coverage(cv: dict[str, Any] | None) -> list[str]:
+    if not cv:
+        return []
+    rows = ", ".join(f"{n} {k}" for k, n in cv["rows"].items())
+    return [
+        "## Coverage computation at scale (no cluster)",
+        "",
+        "`npconform coverage` on a generated Welkin-like cluster state, loaded from JSON",
+        f"({cv['snapshot_mib']} MiB) and computed for every namespace (median of "
+        f"{cv['rounds']} rounds). Regenerate this figure alone with "
+        "`scripts/bench --coverage-only`.",
+        "",
+        "| namespaces | pods | NetworkPolicies | seconds (median) | max | rows |",
+        "|---|---|---|---|---|---|",
+        f"| {cv['namespaces']} | {cv['pods']} | {cv['policies']} | {cv['seconds_median']} | "
+        f"{cv['seconds_max']} | {rows} |",
+        "",
+    ]

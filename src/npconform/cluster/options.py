@@ -75,6 +75,10 @@ class RunOptions:
     install_platform: bool = True
     generated_cases: int = 5
     seed: int = 0
+    #: the platform rule of the coverage check: KEY=VALUE labels (none: owner=operator)
+    #: and namespace names or NAME*/*NAME patterns
+    platform_labels: list[str] = field(default_factory=list)
+    platform_namespaces: list[str] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
 
     def validate(self) -> None:
@@ -104,6 +108,12 @@ class RunOptions:
                 f"--run-id {self.run_id!r}: must be 1-{MAX_RUN_ID} lowercase letters, digits "
                 "or '-', starting and ending with a letter or digit"
             )
+        from npconform.model.coverage import platform_rule
+
+        try:
+            platform_rule(self.platform_labels, self.platform_namespaces)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
         if self.target == "existing":
             if self.kubeconfig is None:
                 env = os.environ.get("KUBECONFIG")

@@ -105,7 +105,7 @@ def status_headers(resp: Any) -> tuple[int, Mapping[str, str] | None]:
     return int(resp.status_code), resp.headers
 
 
-def _denial_message(e: ApiException) -> str:
+def denial_message(e: ApiException) -> str:
     try:
         return str(json.loads(e.body).get("message", e.body))
     except (TypeError, ValueError):
@@ -175,7 +175,7 @@ def create(clients: Clients, body: Mapping[str, Any], dry_run: bool = False) -> 
     except ApiException as e:
         if e.status in (400, 403, 422) and "admission webhook" in str(e.body):
             return Admission(
-                kind, ns, name, False, parse_warnings(e.headers), _denial_message(e), e.status
+                kind, ns, name, False, parse_warnings(e.headers), denial_message(e), e.status
             )
         raise
     status, headers = status_headers(resp)
@@ -282,7 +282,7 @@ def patch_pod_labels(
                 name,
                 False,
                 parse_warnings(e.headers),
-                _denial_message(e),
+                denial_message(e),
                 e.status,
             )
         raise

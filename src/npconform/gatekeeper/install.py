@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from npconform.airgap import manifests
 from npconform.cluster import kube
-from npconform.cluster.client import Clients
+from npconform.cluster.client import Clients, to_dict
 from npconform.cluster.kube import InstallReport
 from npconform.gatekeeper import names as gk
 from npconform.lock import Lock
@@ -31,6 +31,38 @@ def set_failure_policy(clients: Clients, policy: str) -> None:
     ]
     if patch:
         adm.patch_validating_webhook_configuration(name, patch)
+
+
+def _webhook_index(adm: client.AdmissionregistrationV1Api) -> tuple[int, dict[str, Any]]:
+    cfg = to_dict(adm.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG))
+    for i, w in enumerate(kube.dig(cfg, "webhooks", default=[])):
+        if w.get("name") == gk.WEBHOOK:
+            return i, w
+    raise LookupError(f"{gk.WEBHOOK_CONFIG} has no webhook {gk.WEBHOOK}")
+
+
+def namespace_selector(clients: Clients, replace: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The validation webhook's namespaceSelector (before ``replace``, when given)."""
+    adm = client.AdmissionregistrationV1Api(clients.api())
+    i, hook = _webhook_index(adm)
+    if replace is not None:
+        adm.patch_validating_webhook_configuration(
+            gk.WEBHOOK_CONFIG,
+            [{"op": "replace", "path": f"/webhooks/{i}/namespaceSelector", "value": replace}],
+        )
+    return dict(hook.get("namespaceSelector") or {})
+
+
+def set_config_match(clients: Clients, match: list[dict[str, Any]] | None) -> None:
+    """Gatekeeper's Config ``spec.match`` (None removes it)."""
+    clients.custom().patch_namespaced_custom_object(
+        gk.CONFIG_GROUP,
+        gk.CONFIG_VERSION,
+        gk.NAMESPACE,
+        gk.CONFIG_PLURAL,
+        gk.CONFIG_NAME,
+        {"spec": {"match": match}},
+    )
 
 
 def gatekeeper_version(clients: Clients) -> str | None:

@@ -1,4 +1,5 @@
-"""Witness labels: a label set that a NetworkPolicy's podSelector selects.
+"""Witness labels: a label set that a NetworkPolicy's podSelector selects; and escaping
+labels, a label set that none of some selectors selects.
 
 Before a "must be refused" admission case is trusted, a *witness* pod carrying such labels
 must be admitted: that proves the case's policy has reached Gatekeeper's inventory, so the
@@ -13,7 +14,7 @@ from typing import Any
 
 from npconform.model.netpol import LabelSelector, parse_selector
 
-__all__ = ["WITNESS_VALUE", "witness_labels"]
+__all__ = ["WITNESS_VALUE", "escaping_labels", "witness_labels"]
 
 # The value given to a key that a selector only requires to exist.
 WITNESS_VALUE = "witness"
@@ -86,3 +87,108 @@ def witness_labels(selectors: Sequence[Mapping[str, Any]]) -> dict[str, str] | N
         if labels is not None and selector.matches(labels):
             return labels
     return None
+
+
+# -- escaping labels ------------------------------------------------------------------
+
+_ABSENT = None
+
+
+def _term_ok(op: str, values: Sequence[str], value: str | None) -> bool:
+    if op == "=":
+        return value == values[0]
+    if op == "In":
+        return value is not None and value in values
+    if op == "NotIn":
+        return value is None or value not in values
+    if op == "Exists":
+        return value is not None
+    return value is None  # DoesNotExist
+
+
+def _terms(sel: LabelSelector) -> list[tuple[str, str, tuple[str, ...]]]:
+    return [(k, "=", (v,)) for k, v in sel.match_labels] + [
+        (r.key, r.operator, r.values) for r in sel.match_expressions
+    ]
+
+
+def escaping_labels(
+    avoid: Sequence[LabelSelector],
+    must: Sequence[LabelSelector] = (),
+    prefer: Mapping[str, str] | None = None,
+    budget: int = 20000,
+) -> tuple[dict[str, str] | None, bool]:
+    """Labels that no selector of ``avoid`` selects and every one of ``must`` does.
+
+    Returns (labels, decided): labels None with decided True means no such label set
+    exists (e.g. an empty selector among ``avoid``); decided False means the search ran
+    out of ``budget`` steps. Each key a selector names takes a value a selector names, a
+    fresh one, or none; ``prefer`` labels are kept where they do not get in the way.
+    """
+    prefer = dict(prefer or {})
+    if any(s.empty for s in avoid):
+        return None, True
+    sels = [(True, _terms(s)) for s in avoid] + [(False, _terms(s)) for s in must]
+    keys = sorted({k for _, ts in sels for k, _, _ in ts})
+    mentioned: dict[str, set[str]] = {}
+    for _, ts in sels:
+        for k, _, vs in ts:
+            mentioned.setdefault(k, set()).update(vs)
+    domains: dict[str, list[str | None]] = {}
+    for k in keys:
+        fresh, n = "npconform", 0
+        while fresh in mentioned[k]:
+            n += 1
+            fresh = f"npconform-{n}"
+        first: list[str | None] = [prefer[k]] if k in prefer else []
+        domains[k] = [*first, _ABSENT, fresh, *sorted(mentioned[k])]
+    steps = 0
+
+    def status(assigned: Mapping[str, str | None]) -> bool | None:
+        """False: a contradiction; True: every selector decided as wanted; None: open."""
+        done = True
+        for avoiding, ts in sels:
+            broken = any(k in assigned and not _term_ok(op, vs, assigned[k]) for k, op, vs in ts)
+            complete = all(k in assigned for k, _, _ in ts)
+            if avoiding:
+                if not broken and complete:
+                    return False  # it selects the pod
+                done &= broken
+            else:
+                if broken:
+                    return False
+                done &= complete
+        return True if done else None
+
+    def search(i: int, assigned: dict[str, str | None]) -> dict[str, str | None] | None:
+        nonlocal steps
+        steps += 1
+        if steps > budget:
+            raise _Budget
+        st = status(assigned)
+        if st is False:
+            return None
+        if st is True or i == len(keys):
+            return dict(assigned) if st is True else None
+        k = keys[i]
+        for v in dict.fromkeys(domains[k]):
+            assigned[k] = v
+            found = search(i + 1, assigned)
+            if found is not None:
+                return found
+            del assigned[k]
+        return None
+
+    try:
+        found = search(0, {})
+    except _Budget:
+        return None, False
+    if found is None:
+        return None, True
+    labels = {k: v for k, v in prefer.items() if k not in found}
+    labels.update({k: v for k, v in found.items() if v is not None})
+    return labels, True
+
+
+class _Budget(Exception):
+    pass

@@ -5,7 +5,10 @@ Light by design: scenarios and suites import it without the cluster-creation sta
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,6 +65,20 @@ class RunState:
             artifacts=list(d.get("artifacts") or []),
             cni_version=d.get("cni_version"),
         )
+
+    @contextlib.contextmanager
+    def constraint_lock(self, exclusive: bool) -> Iterator[None]:
+        """Held exclusively by tests that change the safeguard (the constraint, the webhook,
+        Gatekeeper's Config) and shared by every test that takes an admission verdict, so no
+        verdict is taken while it is changed. One lock file per run, for every worker."""
+        path = self.workdir / "constraint.lock"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with path.open("a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
 
     def clients(self) -> Clients:
         return Clients(self.kubeconfig, self.options.context)

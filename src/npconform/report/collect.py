@@ -172,12 +172,15 @@ def build(
     evidence = read_evidence(workdir / "evidence") if workdir else []
     selection = read_collection(workdir / "evidence") if workdir else {}
     scenarios, admission, violations, not_tested, conduct = [], [], [], [], []
+    coverage: dict[str, Any] = {}
     for e in evidence:
         t, d, test = e["type"], e["data"], base_nodeid(str(e["test"]))
         if t == "scenario":
             scenarios.append({"test": test, **d})
         elif t == "admission":
             admission += [{"test": test, **row} for row in d]
+        elif t == "coverage":
+            coverage = {"test": test, **d}
         elif t == "audit_violations":
             violations += d
         elif t == "not_tested":
@@ -243,6 +246,7 @@ def build(
         "scenarios": scenarios,
         "admission": admission,
         "audit_violations": violations,
+        "coverage": coverage,
         "not_tested": not_tested,
         "conduct": {"cluster_changes": conduct, "cleanup": dict(cleanup or {})},
         "timings": list(state.get("timings") or []) if state else [],

@@ -212,6 +212,33 @@ def change_view(c: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def coverage_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The coverage table: one row per namespace, with the terminal's wording."""
+    from npconform.report.coverage import live_cell, status_cell, summary_line
+
+    return {
+        "recorded": bool(doc),
+        "summary": doc.get("summary") or "",
+        "line": summary_line(doc) if doc else "",
+        "rule": doc.get("platform_rule") or "",
+        "test": doc.get("test") or "",
+        "rows": [
+            {
+                "namespace": row.get("namespace"),
+                "status": status_cell(row),
+                "bad": row.get("status") in ("unprotected", "undetermined")
+                or row.get("agrees") is False,
+                "live": live_cell(row),
+                "by": list(row.get("by") or []),
+                "platform": row.get("platform") or "",
+                "notes": list(row.get("notes") or []),
+                "message": row.get("live_message") or "",
+            }
+            for row in doc.get("rows") or []
+        ],
+    }
+
+
 def view(r: Mapping[str, Any]) -> dict[str, Any]:
     """Everything the templates read, each key present."""
     env = r.get("environment") or {}
@@ -278,6 +305,7 @@ def view(r: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "artifacts_changed": rows(r.get("artifacts_changed"), "kind", "namespace", "name",
                                   "start", "end"),
+        "coverage": coverage_view(r.get("coverage") or {}),
         "admission": rows(r.get("admission"), "case", "kind", "namespace", "expected",
                           "observed", "ok", "message", "test"),
         "steps": [step_view(i, s, by_id) for i, s in enumerate(r.get("scenarios") or [])],

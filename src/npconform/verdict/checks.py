@@ -76,6 +76,13 @@ CHECKS: tuple[Check, ...] = (
         "status.violations by Gatekeeper's audit.",
     ),
     Check(
+        "ADM-COVERAGE",
+        "Every namespace covered or platform",
+        "Every namespace of the cluster is covered by the constraint (a dry-run Pod no "
+        "NetworkPolicy there selects gets the constraint's answer) or is a platform "
+        "namespace by the declared rule; none is unprotected.",
+    ),
+    Check(
         "ADM-MODES",
         "deny, warn and dryrun",
         "Switched through deny, warn and dryrun, the constraint behaves as documented in "
@@ -140,6 +147,12 @@ CHECKS: tuple[Check, ...] = (
         "SMOKE-TRAFFIC",
         "Traffic, default deny, restore",
         "Pods reach each other; a default deny blocks them; deleting it restores traffic.",
+    ),
+    Check(
+        "COVERAGE-TOOL",
+        "Coverage of namespaces, on real objects",
+        "`npconform coverage` names each mechanism that exempts a namespace, fails on one "
+        "the webhook never sees, and reads the Welkin profile with no option.",
     ),
     Check(
         "DEPLOYED-VERIFY",

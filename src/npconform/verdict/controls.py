@@ -51,15 +51,18 @@ CONTROLS: tuple[Control, ...] = (
             "ADM-SCOPE",
             "ADM-AUDIT",
             "ADM-MODES",
+            "ADM-COVERAGE",
         ),
         "The admission safeguard is in service as configured: Gatekeeper {gatekeeper}'s "
         "webhook is registered and current on every replica, and constraint {constraint} "
         "({action}) refused every matched workload kind that no NetworkPolicy selected and "
         "admitted those one did ({cases} admission cases, in the suite's own namespaces "
         "{namespaces}), exempted platform namespaces, listed violations in its audit, and "
-        "behaved as documented in deny, warn and dryrun.",
-        "Shown on namespaces the suite created; whether the cluster's own namespaces are "
-        "matched by the constraint was not examined.",
+        "behaved as documented in deny, warn and dryrun. Of the cluster's other "
+        "namespaces, {coverage}.",
+        "Admission cases were shown on namespaces the suite created; the cluster's own "
+        "namespaces were examined for coverage by a dry-run Pod each, not by workloads of "
+        "their own. Who may change the exemptions was not examined.",
     ),
     Control(
         "A.8.22",

@@ -241,8 +241,25 @@ def _claim(ctl: Control, results: Mapping[str, Any], tests: set[str]) -> str:
         "constraint": constraint.get("name") or "?",
         "action": constraint.get("enforcementAction") or "?",
         "cases": len(adm),
+        "coverage": _coverage_claim(results),
     }
     return ctl.claim.format(**values)
+
+
+def _coverage_claim(results: Mapping[str, Any]) -> str:
+    doc = results.get("coverage") or {}
+    rows = [r for r in doc.get("rows") or [] if r.get("status") != "not examined"]
+    if not rows:
+        return "none was examined"
+    covered = [r for r in rows if r.get("status") == "covered"]
+    exempt = [r for r in rows if r.get("status") == "exempt"]
+    proven = sum(1 for r in rows if r.get("agrees") is True)
+    return (
+        f"{plural(len(covered), 'namespace')} ({_ns_list([r['namespace'] for r in covered])}) "
+        f"are covered and {len(exempt)} ({_ns_list([r['namespace'] for r in exempt])}) "
+        f"exempt as platform namespaces ({doc.get('platform_rule')}); {proven} of them "
+        "answered a dry-run Pod as computed; none is unprotected"
+    )
 
 
 def _ns_list(names: Sequence[str]) -> str:

@@ -1,0 +1,34 @@
+"""Every namespace of the cluster: the require-networkpolicy constraint covers it (proven
+by a server-side dry run of a Pod no NetworkPolicy there selects), or it is a platform
+namespace, by the declared rule. Nothing is created: dry runs persist nothing."""
+
+from __future__ import annotations
+
+import pytest
+
+from npconform.cluster.client import Clients
+from npconform.cluster.workload import RUN_LABEL
+from npconform.gatekeeper import coverage as gkcov
+from npconform.model.coverage import platform_rule
+from npconform.platform.target import RunState
+from npconform.report.coverage import text
+
+pytestmark = [pytest.mark.admission, pytest.mark.cluster, pytest.mark.check("ADM-COVERAGE")]
+
+
+def test_every_namespace_is_covered_or_platform(
+    clients: Clients, run_state: RunState, probe_image: str, record_evidence
+) -> None:
+    opts = run_state.options
+    rule = platform_rule(opts.platform_labels, opts.platform_namespaces)
+    # the run's own namespaces come and go while other tests run: not examined here
+    _, cov = gkcov.survey(clients, probe_image, opts.run_id, rule, skip={RUN_LABEL: opts.run_id})
+    doc = cov.to_json()
+    record_evidence("coverage", doc)
+    report = text(doc)
+    failed = bool(cov.unprotected or cov.disagreeing)
+    assert not failed, report
+    if cov.undetermined or not cov.rows:
+        raise gkcov.CoverageUndetermined(
+            f"coverage of {len(cov.undetermined)} namespace(s) not determined\n{report}"
+        )

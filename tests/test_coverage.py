@@ -1,0 +1,419 @@
+"""Admission coverage computed from a snapshot of the objects that decide it: each
+mechanism that takes a namespace out of the match is named, platform namespaces are
+recognised by the declared rule, and what cannot be read leaves a row undetermined."""
+
+from __future__ import annotations
+
+import copy
+import json
+import subprocess
+import sys
+from typing import Any
+
+import pytest
+
+from npconform.cli import main
+from npconform.model.coverage import (
+    COVERED,
+    EXEMPT,
+    TERMINATING,
+    UNDETERMINED,
+    UNPROTECTED,
+    PlatformRule,
+    Snapshot,
+    compute,
+    name_matches,
+    platform_rule,
+)
+from npconform.model.netpol import parse_selector
+from npconform.model.witness import escaping_labels
+
+PLATFORM_NS = ["kube-system", "kube-public", "kube-node-lease", "calico-system"]
+
+
+def welkin() -> dict[str, Any]:
+    """A Welkin-like cluster: elastisys-require-networkpolicy in warn, platform namespaces
+    labelled owner=operator, the webhook exempting kube-system & co. by name."""
+    doc: dict[str, Any] = {
+        "namespaces": [
+            {"name": "kube-system", "labels": {}},
+            {"name": "monitoring", "labels": {"owner": "operator"}},
+            {"name": "tenant-a", "labels": {}},
+            {"name": "tenant-b", "labels": {"team": "b"}},
+        ],
+        "policies": {
+            "tenant-a": [{"name": "web", "podSelector": {"matchLabels": {"app": "web"}}}],
+            "tenant-b": [{"name": "default-deny", "podSelector": {}}],
+        },
+        "pods": {
+            "tenant-a": [
+                {"name": "web-1", "labels": {"app": "web"}},
+                {"name": "old-1", "labels": {"app": "old"}},
+            ]
+        },
+        "constraints": [
+            {
+                "metadata": {"name": "elastisys-require-networkpolicy"},
+                "spec": {
+                    "enforcementAction": "warn",
+                    "match": {
+                        "kinds": [{"apiGroups": [""], "kinds": ["Pod"]}],
+                        "excludedNamespaces": PLATFORM_NS,
+                        "namespaceSelector": {
+                            "matchExpressions": [
+                                {"key": "owner", "operator": "NotIn", "values": ["operator"]}
+                            ]
+                        },
+                    },
+                },
+            }
+        ],
+        "config": {"metadata": {"name": "config"}, "spec": {}},
+        "webhook": {
+            "name": "validation.gatekeeper.sh",
+            "failurePolicy": "Fail",
+            "rules": [
+                {
+                    "apiGroups": ["*"],
+                    "apiVersions": ["*"],
+                    "operations": ["CREATE", "UPDATE"],
+                    "resources": ["*"],
+                }
+            ],
+            "namespaceSelector": {
+                "matchExpressions": [
+                    {"key": "admission.gatekeeper.sh/ignore", "operator": "DoesNotExist"},
+                    {
+                        "key": "kubernetes.io/metadata.name",
+                        "operator": "NotIn",
+                        "values": PLATFORM_NS,
+                    },
+                ]
+            },
+        },
+        "exempt_flags": {"namespace": ["gatekeeper-system"], "prefix": [], "suffix": []},
+        "missing": [],
+    }
+    return copy.deepcopy(doc)
+
+
+def rows(doc: dict[str, Any], rule: PlatformRule | None = None) -> dict[str, Any]:
+    cov = compute(Snapshot.from_json(doc), rule)
+    return {r.namespace: r for r in cov.rows}
+
+
+def with_ns(doc: dict[str, Any], name: str, labels: dict[str, str] | None = None) -> None:
+    doc["namespaces"].append({"name": name, "labels": labels or {}})
+
+
+def test_welkin_profile_with_no_option() -> None:
+    r = rows(welkin())
+    assert (r["tenant-a"].status, r["tenant-a"].action) == (COVERED, "warn")
+    assert r["tenant-a"].by == ["constraint elastisys-require-networkpolicy (warn)"]
+    # the probe pod's labels escape the tenant's only policy; warn mode answers with a warning
+    assert r["tenant-a"].probe_labels is not None
+    assert "app" not in r["tenant-a"].probe_labels
+    assert r["tenant-a"].expected == "warned"
+    assert r["tenant-a"].unselected_pods == 1
+    assert any("1 of its 2 pods" in n for n in r["tenant-a"].notes)
+    # owner=operator: excluded by the constraint's namespaceSelector, a platform namespace
+    assert r["monitoring"].status == EXEMPT
+    assert r["monitoring"].by == [
+        "constraint elastisys-require-networkpolicy spec.match.namespaceSelector "
+        "{owner notin (operator)}"
+    ]
+    assert r["monitoring"].platform == "label owner=operator"
+    assert r["monitoring"].expected == "admitted"
+    # kube-system: the webhook never sees it, and the constraint excludes it by name
+    ks = r["kube-system"]
+    assert ks.status == EXEMPT and ks.platform == "excluded by the constraint itself"
+    assert ks.by[0].startswith("webhook validation.gatekeeper.sh namespaceSelector")
+    assert "excludedNamespaces kube-system" in ks.by[1]
+    # a catch-all policy: covered, nothing to probe
+    assert r["tenant-b"].status == COVERED and r["tenant-b"].catch_all == "default-deny"
+    assert r["tenant-b"].probe_labels is None
+
+
+def test_webhook_namespace_selector_leaves_a_tenant_unprotected() -> None:
+    doc = welkin()
+    doc["webhook"]["namespaceSelector"]["matchExpressions"].append(
+        {"key": "skip-admission", "operator": "DoesNotExist"}
+    )
+    with_ns(doc, "tenant-c", {"skip-admission": "yes"})
+    cov = compute(Snapshot.from_json(doc))
+    c = next(r for r in cov.rows if r.namespace == "tenant-c")
+    assert c.status == UNPROTECTED and c.platform == ""
+    assert "namespaceSelector" in c.by[0] and "!skip-admission" in c.by[0]
+    assert c.expected == "admitted"
+    assert cov.verdict == "FAIL"
+
+
+def test_ignore_label_exempts_only_as_gatekeeper_allows() -> None:
+    doc = welkin()
+    with_ns(doc, "gatekeeper-system", {"admission.gatekeeper.sh/ignore": "no-self-managing"})
+    with_ns(doc, "tenant-x", {"admission.gatekeeper.sh/ignore": "yes"})
+    r = rows(doc)
+    gk = r["gatekeeper-system"]
+    assert gk.status == EXEMPT and gk.platform == "Gatekeeper --exempt-namespace=gatekeeper-system"
+    assert "labelled admission.gatekeeper.sh/ignore=no-self-managing" in gk.by[0]
+    assert r["tenant-x"].status == UNPROTECTED
+    doc["exempt_flags"]["prefix"] = ["tenant-"]
+    assert rows(doc)["tenant-x"].platform == "Gatekeeper --exempt-namespace-prefix=tenant-"
+
+
+def test_config_match_processes() -> None:
+    doc = welkin()
+    doc["config"]["spec"]["match"] = [
+        {"excludedNamespaces": ["tenant-a"], "processes": ["webhook"]},
+        {"excludedNamespaces": ["tenant-*"], "processes": ["audit"]},
+    ]
+    r = rows(doc)
+    assert r["tenant-a"].status == UNPROTECTED
+    assert r["tenant-a"].by == ["Config config spec.match[0].excludedNamespaces tenant-a "
+                                "(processes webhook)"]  # fmt: skip
+    # audit only: still covered at admission, but not audited
+    assert r["tenant-b"].status == COVERED
+    assert any("not audited" in n and "match[1]" in n for n in r["tenant-b"].notes)
+    # declared a platform namespace: exempt, naming the Config
+    r = rows(doc, platform_rule(namespaces=["tenant-a"]))
+    assert r["tenant-a"].status == EXEMPT
+    assert r["tenant-a"].platform == "declared platform namespace tenant-a"
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        (lambda m: m.update(kinds=[{"apiGroups": ["apps"], "kinds": ["Deployment"]}]),
+         "spec.match.kinds does not include Pod"),
+        (lambda m: m.update(scope="Cluster"), "spec.match.scope Cluster"),
+        (lambda m: m.update(namespaces=["tenant-b"]), "spec.match.namespaces ['tenant-b']"),
+    ],
+)  # fmt: skip
+def test_constraint_match_that_misses_a_tenant(change: Any, expected: str) -> None:
+    doc = welkin()
+    change(doc["constraints"][0]["spec"]["match"])
+    r = rows(doc)["tenant-a"]
+    assert r.status == UNPROTECTED
+    assert expected in r.by[0]
+
+
+def test_excluded_namespace_pattern_is_a_platform_exclusion() -> None:
+    doc = welkin()
+    doc["constraints"][0]["spec"]["match"]["excludedNamespaces"].append("tenant-*")
+    r = rows(doc)["tenant-a"]
+    assert r.status == EXEMPT and r.platform == "excluded by the constraint itself"
+    strict = PlatformRule(constraint_exclusions=False)
+    assert rows(doc, strict)["tenant-a"].status == UNPROTECTED
+
+
+def test_strongest_action_wins_and_scoped_reads_the_webhook_point() -> None:
+    doc = welkin()
+    second = copy.deepcopy(doc["constraints"][0])
+    second["metadata"]["name"] = "require-networkpolicy"
+    second["spec"]["enforcementAction"] = "scoped"
+    second["spec"]["scopedEnforcementActions"] = [
+        {"action": "dryrun", "enforcementPoints": [{"name": "validation.gatekeeper.sh"}]},
+        {"action": "deny", "enforcementPoints": [{"name": "audit.gatekeeper.sh"}]},
+    ]
+    doc["constraints"].append(second)
+    r = rows(doc)["tenant-a"]
+    assert r.action == "warn"
+    assert r.by == [
+        "constraint elastisys-require-networkpolicy (warn)",
+        "constraint require-networkpolicy (dryrun)",
+    ]
+    second["spec"]["scopedEnforcementActions"][1]["enforcementPoints"] = [{"name": "*"}]
+    assert rows(doc)["tenant-a"].action == "deny"
+    assert rows(doc)["tenant-a"].expected == "denied"
+
+
+def test_no_webhook_or_no_constraint_in_one_line() -> None:
+    doc = welkin()
+    doc["webhook"] = None
+    cov = compute(Snapshot.from_json(doc))
+    assert cov.summary.startswith("Gatekeeper's validating webhook validation.gatekeeper.sh")
+    by = {r.namespace: r for r in cov.rows}
+    assert by["tenant-a"].status == UNPROTECTED and by["monitoring"].status == EXEMPT
+    doc = welkin()
+    doc["constraints"] = None
+    cov = compute(Snapshot.from_json(doc))
+    assert "no K8sRequireNetworkPolicy constraint (the kind is not served)" in cov.summary
+    assert {r.status for r in cov.rows if r.namespace.startswith("tenant")} == {UNPROTECTED}
+
+
+def test_webhook_rules_without_pods() -> None:
+    doc = welkin()
+    doc["webhook"]["rules"] = [
+        {"apiGroups": ["apps"], "operations": ["CREATE"], "resources": ["deployments"]}
+    ]
+    assert "rules do not include CREATE of pods" in rows(doc)["tenant-a"].by[0]
+
+
+def test_notes_on_escapes_and_fail_open() -> None:
+    doc = welkin()
+    doc["webhook"]["failurePolicy"] = "Ignore"
+    doc["webhook"]["objectSelector"] = {"matchLabels": {"admission": "on"}}
+    doc["webhook"]["matchConditions"] = [{"name": "not-system", "expression": "true"}]
+    doc["constraints"][0]["spec"]["match"]["labelSelector"] = {
+        "matchExpressions": [{"key": "legacy", "operator": "DoesNotExist"}]
+    }
+    r = rows(doc)["tenant-a"]
+    text = "\n".join(r.notes)
+    assert "objectSelector {admission=on} does not select escape it" in text
+    assert "labelSelector {!legacy}" in text
+    assert "fails open" in text and "matchConditions not-system" in text
+    # the probe pod is one the webhook and the constraint do judge
+    assert r.probe_labels is not None
+    assert r.probe_labels.get("admission") == "on" and "legacy" not in r.probe_labels
+
+
+def test_missing_permissions_leave_rows_undetermined() -> None:
+    doc = welkin()
+    doc["missing"] = ["constraints"]
+    doc["constraints"] = None
+    cov = compute(Snapshot.from_json(doc))
+    by = {r.namespace: r for r in cov.rows}
+    assert by["tenant-a"].status == UNDETERMINED
+    assert "missing permission list k8srequirenetworkpolicy" in by["tenant-a"].notes[-1]
+    assert by["monitoring"].status == UNDETERMINED  # the webhook sees it: the constraint decides
+    # the webhook exempts kube-system, but whether it is platform needs the constraint
+    assert by["kube-system"].status == UNDETERMINED
+    assert "whether it is a platform namespace" in by["kube-system"].notes[-1]
+    assert cov.verdict == "INCOMPLETE"
+    doc = welkin()
+    doc["missing"] = ["namespaces"]
+    cov = compute(Snapshot.from_json(doc))
+    assert cov.rows == [] and "list namespaces" in cov.summary and cov.verdict == "INCOMPLETE"
+    doc = welkin()
+    doc["missing"] = ["policies"]
+    r = rows(doc)["tenant-a"]
+    assert r.probe_labels is None and "not probed live" in r.notes[-1]
+
+
+def test_verdict_needs_the_live_answers() -> None:
+    cov = compute(Snapshot.from_json(welkin()))
+    assert cov.verdict == "INCOMPLETE"  # computed only
+    cov.live = True
+    for r in cov.rows:
+        if r.expected:
+            r.live = r.expected
+    assert cov.verdict == "PASS"
+    tenant = next(r for r in cov.rows if r.namespace == "tenant-a")
+    tenant.live = "admitted"
+    assert tenant.agrees is False and cov.verdict == "FAIL"
+    tenant.live = "refused by another admission step"
+    assert tenant.agrees is None and cov.verdict == "INCOMPLETE"
+
+
+def test_terminating_and_own_namespaces() -> None:
+    doc = welkin()
+    doc["namespaces"].append({"name": "gone", "labels": {}, "terminating": True})
+    doc["namespaces"].append({"name": "npconform-x", "labels": {"npconform.io/run": "x"}})
+    cov = compute(Snapshot.from_json(doc), skip={"npconform.io/run": "x"})
+    by = {r.namespace: r for r in cov.rows}
+    assert by["gone"].status == TERMINATING and by["gone"].probe_labels is None
+    assert by["npconform-x"].status == "not examined"
+
+
+def test_snapshot_round_trip_and_bad_input() -> None:
+    snap = Snapshot.from_json(welkin())
+    assert Snapshot.from_json(json.loads(json.dumps(snap.to_json()))) == snap
+    with pytest.raises(ValueError, match="unknown snapshot field"):
+        Snapshot.from_json({**welkin(), "nodes": []})
+    with pytest.raises(ValueError, match="KEY=VALUE"):
+        platform_rule(["owner"])
+    with pytest.raises(ValueError, match="NAME\\* or \\*NAME"):
+        platform_rule(namespaces=["a*b"])
+    assert platform_rule().labels == (("owner", "operator"),)
+    assert name_matches("kube-*", "kube-system") and not name_matches("kube-", "kube-system")
+    assert name_matches("*-system", "kube-system") and name_matches("a", "a")
+
+
+@pytest.mark.parametrize(
+    ("avoid", "must", "found"),
+    [
+        ([{}], [], False),
+        ([{"matchExpressions": [{"key": "a", "operator": "Exists"}]},
+          {"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}], [], False),
+        ([{"matchExpressions": [{"key": "a", "operator": "NotIn", "values": ["x"]}]}], [], True),
+        ([{"matchExpressions": [{"key": "a", "operator": "DoesNotExist"}]}],
+         [{"matchExpressions": [{"key": "a", "operator": "In", "values": ["x", "y"]}]}], True),
+        ([{"matchLabels": {"a": "x"}}], [{"matchLabels": {"a": "x"}}], False),
+    ],
+)  # fmt: skip
+def test_escaping_labels(avoid: list[Any], must: list[Any], found: bool) -> None:
+    a = [parse_selector(s) for s in avoid]
+    m = [parse_selector(s) for s in must]
+    labels, decided = escaping_labels(a, m, prefer={"app.kubernetes.io/managed-by": "npconform"})
+    assert decided
+    assert (labels is not None) is found
+    if labels is not None:
+        assert not any(s.matches(labels) for s in a) and all(s.matches(labels) for s in m)
+        assert labels["app.kubernetes.io/managed-by"] == "npconform"
+
+
+def test_escaping_labels_budget() -> None:
+    many = [
+        parse_selector({"matchExpressions": [{"key": f"k{i}", "operator": "DoesNotExist"}]})
+        for i in range(30)
+    ]
+    labels, decided = escaping_labels(many, budget=10)
+    assert labels is None and not decided
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "npconform.cli", "coverage", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_cli_from_a_snapshot(tmp_path: Any) -> None:
+    doc = welkin()
+    (tmp_path / "snap.json").write_text(json.dumps(doc))
+    p = run_cli("--snapshot", str(tmp_path / "snap.json"), "--json", str(tmp_path / "cov.json"))
+    assert p.returncode == 3, p.stderr  # computed only: no live answers
+    assert "tenant-a" in p.stdout and "covered (warn)" in p.stdout
+    assert "coverage INCOMPLETE: 4 namespaces" in p.stdout
+    out = json.loads((tmp_path / "cov.json").read_text())
+    assert out["counts"]["covered"] == 2 and out["counts"]["exempt"] == 2
+    doc["webhook"] = None
+    (tmp_path / "snap.json").write_text(json.dumps(doc))
+    p = run_cli("--snapshot", str(tmp_path / "snap.json"))
+    assert p.returncode == 1
+    assert p.stdout.splitlines()[0].endswith("every non-platform namespace is unprotected")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--snapshot", "/nonexistent.json"], "cannot read"),
+        (["--platform-label", "owner"], "expected KEY=VALUE"),
+        (["--budget", "0"], "--budget must be positive"),
+        (["--json", "/nonexistent/dir/x.json"], "no such directory"),
+    ],
+)
+def test_cli_bad_input(args: list[str], message: str, capsys: Any) -> None:
+    assert main(["coverage", *args]) == 2
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and message in err
+    assert not out
+
+
+def test_cli_snapshot_that_is_not_one(tmp_path: Any, capsys: Any) -> None:
+    (tmp_path / "bad.json").write_text('{"nodes": []}')
+    assert main(["coverage", "--snapshot", str(tmp_path / "bad.json")]) == 2
+    assert "not a coverage snapshot: unknown snapshot field" in capsys.readouterr().err
+
+
+def test_scale_within_budget() -> None:
+    """2,000 namespaces, 20,000 pods and 5,000 NetworkPolicies: loaded from JSON and
+    computed well within the 20 s the coverage check may take on 2 cores."""
+    from npconform.bench.coverage import scale
+
+    r = scale(rounds=1)
+    assert (r["namespaces"], r["pods"], r["policies"]) == (2000, 20000, 5000)
+    assert r["rows"]["covered"] + r["rows"]["exempt"] == 2000
+    assert r["seconds_max"] < 20, r
