@@ -417,3 +417,88 @@ def test_scale_within_budget() -> None:
     assert (r["namespaces"], r["pods"], r["policies"]) == (2000, 20000, 5000)
     assert r["rows"]["covered"] + r["rows"]["exempt"] == 2000
     assert r["seconds_max"] < 20, r
+
+
+# -- who can switch it off ------------------------------------------------------------------
+
+
+def _binding(kind: str, name: str, ns: str, role: tuple[str, str], *subjects: dict) -> dict:
+    meta = {"name": name, **({"namespace": ns} if ns else {})}
+    return {
+        "kind": kind,
+        "metadata": meta,
+        "roleRef": {"kind": role[0], "name": role[1]},
+        "subjects": list(subjects),
+    }
+
+
+def test_switch_off_findings_name_the_binding() -> None:
+    from npconform.model.rbac import findings, platform_subjects, review_request
+
+    sa = {"kind": "ServiceAccount", "name": "ci", "namespace": "tenant-a"}
+    roles = [
+        {"metadata": {"name": "ns-labeller", "namespace": "tenant-a"},
+         "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}]},
+        {"metadata": {"name": "constraint-editor", "namespace": "tenant-a"},
+         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}]},
+    ]  # fmt: skip
+    cluster_roles = [
+        {"metadata": {"name": "webhook-editor"},
+         "rules": [{"apiGroups": ["admissionregistration.k8s.io"],
+                    "resources": ["validatingwebhookconfigurations"], "verbs": ["update"],
+                    "resourceNames": ["gatekeeper-validating-webhook-configuration"]}]},
+        {"metadata": {"name": "viewer"},
+         "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["get", "list"]}]},
+    ]  # fmt: skip
+    rbs = [
+        _binding("RoleBinding", "labeller", "tenant-a", ("Role", "ns-labeller"), sa),
+        # all rights in its namespace: still no cluster-scoped constraint or webhook
+        _binding("RoleBinding", "owner", "tenant-a", ("Role", "constraint-editor"), sa),
+    ]
+    crbs = [
+        _binding("ClusterRoleBinding", "hooks", "", ("ClusterRole", "webhook-editor"),
+                 {"kind": "Group", "name": "ops"}),
+        _binding("ClusterRoleBinding", "view", "", ("ClusterRole", "viewer"),
+                 {"kind": "User", "name": "auditor"}),
+    ]  # fmt: skip
+    found = findings(roles, cluster_roles, rbs, crbs, platform_subjects({"kube-system"}))
+    got = {(f.subject, f.can, f.scope, f.binding) for f in found}
+    assert got == {
+        ("ServiceAccount tenant-a/ci", "label or annotate namespaces", "namespace tenant-a",
+         "RoleBinding tenant-a/labeller -> Role ns-labeller"),
+        ("Group ops", "change the validating webhook configuration", "cluster",
+         "ClusterRoleBinding hooks -> ClusterRole webhook-editor"),
+    }  # fmt: skip
+    hook = next(f for f in found if f.subject == "Group ops")
+    assert hook.only == ("gatekeeper-validating-webhook-configuration",) and not hook.platform
+    req = review_request(hook, __import__("npconform.model.rbac").model.rbac.BY_WHAT[hook.can])
+    assert req["spec"]["groups"] == ["ops"]
+    assert (
+        req["spec"]["resourceAttributes"]["name"] == "gatekeeper-validating-webhook-configuration"
+    )
+    ns = next(f for f in found if f.kind == "ServiceAccount")
+    req = review_request(ns, __import__("npconform.model.rbac").model.rbac.BY_WHAT[ns.can])
+    assert req["spec"]["user"] == "system:serviceaccount:tenant-a:ci"
+    assert req["spec"]["resourceAttributes"] == {
+        "verb": "patch", "group": "", "resource": "namespaces",
+        "namespace": "tenant-a", "name": "tenant-a",
+    }  # fmt: skip
+    # a tenant service account that can switch it off fails the coverage verdict
+    cov = compute(Snapshot.from_json(welkin()))
+    cov.live = True
+    for r in cov.rows:
+        r.live = r.expected
+    cov.switches = found
+    assert [f.subject for f in cov.breaches] == ["ServiceAccount tenant-a/ci"]
+    assert cov.verdict == "FAIL"
+    ns.confirmed = False  # the API server says no: not a breach
+    assert cov.breaches == [] and cov.verdict == "PASS"
+    declared = platform_subjects(set(), ["ServiceAccount:tenant-a/ci", "Group:ops"])
+    assert declared(sa) and declared({"kind": "Group", "name": "ops"})
+    assert platform_subjects(set())({"kind": "Group", "name": "system:masters"})
+
+
+@pytest.mark.parametrize("bad", ["ops", "Team:ops", "ServiceAccount:ci", "Group:"])
+def test_platform_subject_bad_input(bad: str, capsys: Any) -> None:
+    assert main(["coverage", "--platform-subject", bad]) == 2
+    assert "expected User:NAME, Group:NAME or ServiceAccount:NS/NAME" in capsys.readouterr().err

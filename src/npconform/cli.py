@@ -160,6 +160,13 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         rule = platform_rule(args.platform_label, args.platform_namespace)
     except ValueError as e:
         raise UsageError(str(e)) from None
+    from npconform.model.rbac import check_subject
+
+    try:
+        for subject in args.platform_subject:
+            check_subject(subject)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
     if args.budget <= 0:
         raise UsageError("--budget must be positive")
     for out in (args.json, args.save_snapshot):
@@ -187,6 +194,12 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             progress=_progress if sys.stderr.isatty() or args.progress else None,
             budget=args.budget,
         )
+        if not args.no_rbac:
+            from npconform.gatekeeper import switches
+
+            switches.examine(
+                c, cov, args.platform_subject, progress=_progress if args.progress else None
+            )
     doc = cov.to_json()
     print(text(doc))
     if args.json is not None:
@@ -331,6 +344,19 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         metavar="NAME",
         help="a platform namespace: NAME, NAME* or *NAME (repeatable)",
+    )
+    cv.add_argument(
+        "--platform-subject",
+        action="append",
+        default=[],
+        metavar="KIND:NAME",
+        help="a platform subject that may switch the safeguard off: User:NAME, Group:NAME or "
+        "ServiceAccount:NS/NAME (repeatable)",
+    )
+    cv.add_argument(
+        "--no-rbac",
+        action="store_true",
+        help="do not examine who can switch the safeguard off (RBAC)",
     )
     cv.add_argument(
         "--no-live",

@@ -158,6 +158,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="NAME",
         help="a platform namespace for the coverage check: a name, NAME* or *NAME (repeatable)",
     )
+    g.addoption(
+        "--platform-subject",
+        action="append",
+        default=[],
+        metavar="KIND:NAME",
+        help="a platform subject that may switch the safeguard off: User:NAME, Group:NAME or "
+        "ServiceAccount:NS/NAME (repeatable)",
+    )
 
 
 def options_from(config: pytest.Config) -> RunOptions:
@@ -188,6 +196,7 @@ def options_from(config: pytest.Config) -> RunOptions:
         seed=o.seed if o.seed is not None else int.from_bytes(os.urandom(2), "big"),
         platform_labels=list(o.platform_label),
         platform_namespaces=list(o.platform_namespace),
+        platform_subjects=list(o.platform_subject),
     )
     if o.run_id is not None:
         opts.run_id = o.run_id

@@ -1,6 +1,8 @@
 """Every namespace of the cluster: the require-networkpolicy constraint covers it (proven
 by a server-side dry run of a Pod no NetworkPolicy there selects), or it is a platform
-namespace, by the declared rule. Nothing is created: dry runs persist nothing."""
+namespace, by the declared rule; and no tenant service account can switch the safeguard
+off (RBAC, each grant confirmed by a SubjectAccessReview). Nothing is created: dry runs
+and access reviews persist nothing."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ import pytest
 from npconform.cluster.client import Clients
 from npconform.cluster.workload import RUN_LABEL
 from npconform.gatekeeper import coverage as gkcov
+from npconform.gatekeeper import switches
 from npconform.model.coverage import platform_rule
 from npconform.platform.target import RunState
 from npconform.report.coverage import text
@@ -23,12 +26,13 @@ def test_every_namespace_is_covered_or_platform(
     rule = platform_rule(opts.platform_labels, opts.platform_namespaces)
     # the run's own namespaces come and go while other tests run: not examined here
     _, cov = gkcov.survey(clients, probe_image, opts.run_id, rule, skip={RUN_LABEL: opts.run_id})
+    switches.examine(clients, cov, opts.platform_subjects)
     doc = cov.to_json()
     record_evidence("coverage", doc)
     report = text(doc)
-    failed = bool(cov.unprotected or cov.disagreeing)
+    failed = bool(cov.unprotected or cov.disagreeing or cov.breaches)
     assert not failed, report
-    if cov.undetermined or not cov.rows:
+    if cov.undetermined or not cov.rows or cov.switches_missing:
         raise gkcov.CoverageUndetermined(
             f"coverage of {len(cov.undetermined)} namespace(s) not determined\n{report}"
         )

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from npconform.cluster import kube
@@ -28,6 +29,7 @@ from npconform.gatekeeper import admission as adm
 from npconform.gatekeeper import coverage as gkcov
 from npconform.gatekeeper import install as gkinstall
 from npconform.gatekeeper import names as gk
+from npconform.gatekeeper import switches
 from npconform.lock import load
 from npconform.model.coverage import IGNORE_LABEL, platform_rule
 from npconform.platform.target import RunState
@@ -52,6 +54,7 @@ class Landscape:
     cli: subprocess.CompletedProcess[str]
     cli_rows: dict[str, dict[str, Any]]
     ignore_refused: str  # Gatekeeper's answer to the ignore label ("" if it took it)
+    switch_off: dict[str, Any]  # the in-process survey's RBAC findings
 
 
 def _constraint(clients: Clients, name: str) -> dict[str, Any] | None:
@@ -109,6 +112,33 @@ def _by_ns(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["namespace"]: r for r in doc["rows"]}
 
 
+def _namespace_labeller(clients: Clients, ns: str, run_id: str) -> None:
+    """A tenant namespace whose service account ``labeller`` may patch the namespace
+    itself (a Role on ``namespaces``, bound in it): it could label it owner=operator."""
+    ensure_namespace(clients, ns, {}, run_id)
+    clients.core().create_namespaced_service_account(ns, {"metadata": {"name": "labeller"}})
+    rbac = client.RbacAuthorizationV1Api(clients.api())
+    rbac.create_namespaced_role(
+        ns,
+        {
+            "metadata": {"name": "ns-labeller"},
+            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}],
+        },
+    )
+    rbac.create_namespaced_role_binding(
+        ns,
+        {
+            "metadata": {"name": "labeller"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "ns-labeller",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "labeller", "namespace": ns}],
+        },
+    )
+
+
 @pytest.fixture(scope="module")
 def image(run_state: RunState) -> str:
     return run_state.options.probe_image or load().image("agnhost")
@@ -122,7 +152,8 @@ def landscape(
     run_id = run_state.options.run_id
     p = f"{run_state.options.namespace_prefix}-cov"
     names = {
-        r: f"{p}-{r}" for r in ("tenant", "operator", "excluded", "unseen", "config", "ignore")
+        r: f"{p}-{r}"
+        for r in ("tenant", "operator", "excluded", "unseen", "config", "ignore", "rbac")
     }
     with run_state.constraint_lock(exclusive=True):
         selector = copy.deepcopy(gkinstall.namespace_selector(clients))
@@ -135,6 +166,7 @@ def landscape(
             ensure_namespace(clients, names["excluded"], {}, run_id)
             ensure_namespace(clients, names["unseen"], {UNSEEN: "yes"}, run_id)
             ensure_namespace(clients, names["config"], {}, run_id)
+            _namespace_labeller(clients, names["rbac"], run_id)
             refused = ""
             try:
                 ensure_namespace(clients, names["ignore"], {IGNORE_LABEL: "yes"}, run_id)
@@ -156,6 +188,7 @@ def landscape(
             for role in ("config", "excluded", "unseen"):
                 _dry_run_answer(clients, names[role], image, "admitted")
             _, cov = gkcov.survey(clients, image, run_id)
+            switches.examine(clients, cov)
             _, cov2 = gkcov.survey(
                 clients, image, run_id, platform_rule(namespaces=[names["config"]])
             )
@@ -171,7 +204,10 @@ def landscape(
             delete_namespaces(
                 clients, f"kubernetes.io/metadata.name in ({','.join(names.values())})"
             )
-    return Landscape(names, _by_ns(cov.to_json()), _by_ns(cov2.to_json()), cli, cli_rows, refused)
+    doc = cov.to_json()
+    return Landscape(
+        names, _by_ns(doc), _by_ns(cov2.to_json()), cli, cli_rows, refused, doc["switch_off"]
+    )
 
 
 def test_tenant_namespace_covered_and_proven(landscape: Landscape) -> None:
@@ -234,6 +270,28 @@ def test_namespaces_outside_the_match_are_unprotected_and_fail(landscape: Landsc
     line = next(ln for ln in cli.stdout.splitlines() if ln.startswith(n["unseen"]))
     assert "unprotected" in line and "namespaceSelector" in line
     assert cli.stdout.splitlines()[-1].startswith("coverage FAIL:")
+
+
+def test_tenant_service_account_that_can_label_its_namespace_is_listed(
+    landscape: Landscape,
+) -> None:
+    ns = landscape.names["rbac"]
+    found = [
+        f
+        for f in landscape.switch_off["findings"]
+        if f["subject"] == f"ServiceAccount {ns}/labeller"
+    ]
+    assert len(found) == 1, landscape.switch_off
+    f = found[0]
+    assert (f["can"], f["verb"], f["scope"]) == (
+        "label or annotate namespaces",
+        "patch",
+        f"namespace {ns}",
+    )
+    assert f["binding"] == f"RoleBinding {ns}/labeller -> Role ns-labeller"
+    assert f["platform"] is False and f["confirmed"] is True, f
+    assert landscape.switch_off["breaches"] >= 1
+    assert f"OUTSIDE THE PLATFORM: ServiceAccount {ns}/labeller" in landscape.cli.stdout
 
 
 @pytest.fixture

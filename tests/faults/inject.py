@@ -427,6 +427,39 @@ def _config_includes(c: Clients) -> None:
     _drop_namespace(c, CONFIG_NS)
 
 
+LABELLER_NS = "npconform-fault-labeller"
+
+
+def _tenant_labeller(c: Clients) -> None:
+    """A tenant namespace whose service account may patch the namespace itself."""
+    _fault_namespace(c, LABELLER_NS, {})
+    c.core().create_namespaced_service_account(LABELLER_NS, {"metadata": {"name": "ci"}})
+    rbac = client.RbacAuthorizationV1Api(c.api())
+    rule = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}
+    rbac.create_namespaced_role(LABELLER_NS, {"metadata": {"name": "ns-labeller"}, "rules": [rule]})
+    rbac.create_namespaced_role_binding(
+        LABELLER_NS,
+        {
+            "metadata": {"name": "ci-labels-namespace"},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "Role",
+                "name": "ns-labeller",
+            },
+            "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": LABELLER_NS}],
+        },
+    )
+
+
+def _drop_labeller(c: Clients) -> None:
+    _drop_namespace(c, LABELLER_NS)
+    kube.wait_until(
+        f"namespace {LABELLER_NS} to be gone",
+        lambda: not any(n.metadata.name == LABELLER_NS for n in c.core().list_namespace().items),
+        timeout=120,
+    )
+
+
 FAULTS = [
     Fault(
         "CNI dropping everything",
@@ -578,6 +611,19 @@ FAULTS = [
         _drop_match_condition,
         [COVERAGE],
         [CEL_NS, "DISAGREES (computed denied)", "matchConditions npconform-fault-skip"],
+    ),
+    Fault(
+        "tenant service account that can label its namespace",
+        f"a Role on namespaces (patch) bound to ServiceAccount {LABELLER_NS}/ci in its own "
+        "namespace: it could label it owner=operator",
+        _tenant_labeller,
+        _drop_labeller,
+        [COVERAGE],
+        [
+            f"OUTSIDE THE PLATFORM: ServiceAccount {LABELLER_NS}/ci",
+            "confirmed",
+            f"RoleBinding {LABELLER_NS}/ci-labels-namespace -> Role ns-labeller",
+        ],
     ),
     Fault(
         "constraint template ignoring matchExpressions",

@@ -79,6 +79,8 @@ class RunOptions:
     #: and namespace names or NAME*/*NAME patterns
     platform_labels: list[str] = field(default_factory=list)
     platform_namespaces: list[str] = field(default_factory=list)
+    #: subjects that may switch the safeguard off: User:NAME, Group:NAME, ServiceAccount:NS/NAME
+    platform_subjects: list[str] = field(default_factory=list)
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
 
     def validate(self) -> None:
@@ -109,9 +111,12 @@ class RunOptions:
                 "or '-', starting and ending with a letter or digit"
             )
         from npconform.model.coverage import platform_rule
+        from npconform.model.rbac import check_subject
 
         try:
             platform_rule(self.platform_labels, self.platform_namespaces)
+            for subject in self.platform_subjects:
+                check_subject(subject)
         except ValueError as e:
             raise UsageError(str(e)) from None
         if self.target == "existing":

@@ -34,7 +34,7 @@ class CoverageUndetermined(AssertionError):
     verifier may not make, or an answer that is none of the safeguard's): no verdict."""
 
 
-def _pages(
+def pages(
     fetch: Callable[..., Any], what: str, progress: Progress | None
 ) -> Iterator[dict[str, Any]]:
     """Every item of a list call, ``PAGE`` at a time; a continue token that expired (410)
@@ -101,7 +101,7 @@ def read_snapshot(clients: Clients, progress: Progress | None = None) -> Snapsho
                 raise
 
     def namespaces() -> None:
-        for n in _pages(core.list_namespace, "namespaces", progress):
+        for n in pages(core.list_namespace, "namespaces", progress):
             meta = n.get("metadata") or {}
             snap.namespaces.append(
                 {
@@ -129,7 +129,7 @@ def read_snapshot(clients: Clients, progress: Progress | None = None) -> Snapsho
 
     def constraints() -> None:
         snap.constraints = list(
-            _pages(
+            pages(
                 lambda **kw: custom.list_cluster_custom_object(
                     gk.CONSTRAINT_GROUP, gk.CONSTRAINT_VERSION, gk.CONSTRAINT_PLURAL, **kw
                 ),
@@ -144,14 +144,14 @@ def read_snapshot(clients: Clients, progress: Progress | None = None) -> Snapsho
         snap.exempt_flags = _exempt_flags(args)
 
     def policies() -> None:
-        for p in _pages(net.list_network_policy_for_all_namespaces, "NetworkPolicies", progress):
+        for p in pages(net.list_network_policy_for_all_namespaces, "NetworkPolicies", progress):
             meta = p.get("metadata") or {}
             snap.policies.setdefault(meta["namespace"], []).append(
                 {"name": meta["name"], "podSelector": kube.dig(p, "spec", "podSelector") or {}}
             )
 
     def pods() -> None:
-        for p in _pages(core.list_pod_for_all_namespaces, "pods", progress):
+        for p in pages(core.list_pod_for_all_namespaces, "pods", progress):
             meta = p.get("metadata") or {}
             if kube.dig(p, "status", "phase") in ("Succeeded", "Failed"):
                 continue

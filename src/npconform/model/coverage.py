@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from npconform.model.netpol import NAMESPACE_NAME_LABEL, LabelSelector, parse_selector
+from npconform.model.rbac import Finding
 from npconform.model.witness import escaping_labels
 
 PLATFORM_LABEL = ("owner", "operator")
@@ -153,6 +154,19 @@ class Coverage:
     rule: PlatformRule
     summary: str = ""  # one line when the safeguard is absent altogether
     live: bool = False  # whether the rows' probe Pods were dry-run (proven live)
+    #: who can switch the safeguard off (None: not examined); reads of RBAC not allowed
+    switches: list[Finding] | None = None
+    switches_missing: list[str] = field(default_factory=list)
+
+    @property
+    def breaches(self) -> list[Finding]:
+        """A service account of a namespace outside the platform that can switch the
+        safeguard off (and the API server did not say otherwise)."""
+        return [
+            f
+            for f in self.switches or []
+            if f.kind == "ServiceAccount" and not f.platform and f.confirmed is not False
+        ]
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
@@ -176,9 +190,9 @@ class Coverage:
 
     @property
     def verdict(self) -> str:
-        if self.unprotected or self.disagreeing:
+        if self.unprotected or self.disagreeing or self.breaches:
             return "FAIL"
-        if self.undetermined or not self.rows or not self.live:
+        if self.undetermined or not self.rows or not self.live or self.switches_missing:
             return "INCOMPLETE"
         return "PASS"
 
@@ -190,6 +204,13 @@ class Coverage:
             "live": self.live,
             "counts": {s: self.count(s) for s in STATUSES},
             "rows": [r.to_json() for r in self.rows],
+            "switch_off": None
+            if self.switches is None
+            else {
+                "findings": [f.to_json() for f in self.switches],
+                "missing": list(self.switches_missing),
+                "breaches": len(self.breaches),
+            },
         }
 
 

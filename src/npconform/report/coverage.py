@@ -6,6 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from npconform.model.rbac import POWERS
+
 
 def status_cell(row: Mapping[str, Any]) -> str:
     st = str(row.get("status", ""))
@@ -38,6 +40,9 @@ def summary_line(doc: Mapping[str, Any]) -> str:
     agree = sum(1 for r in rows if r.get("agrees") is True)
     disagree = sum(1 for r in rows if r.get("agrees") is False)
     live = f"live: {agree} agree, {disagree} disagree" if doc.get("live") else "not proven live"
+    sw = doc.get("switch_off")
+    if sw is not None:
+        live += f"; {sw.get('breaches', 0)} tenant service account(s) can switch it off"
     return (
         f"coverage {doc.get('verdict')}: {len(rows)} namespaces: {', '.join(parts) or 'none'}; "
         + live
@@ -63,5 +68,44 @@ def text(doc: Mapping[str, Any]) -> str:
                 lines.append(" " * (widths[0] + 2) + f"- {note}")
             if r.get("live_message") and r.get("agrees") is not True:
                 lines.append(" " * (widths[0] + 2) + f"- API server: {r['live_message']}")
+    lines += switch_off_lines(doc.get("switch_off"))
     lines.append(summary_line(doc))
     return "\n".join(lines)
+
+
+def confirmed_cell(f: Mapping[str, Any]) -> str:
+    return {True: "confirmed", False: "NOT confirmed by the API server", None: "not asked"}[
+        f.get("confirmed")
+    ]
+
+
+def switch_off_lines(sw: Mapping[str, Any] | None) -> list[str]:
+    if sw is None:
+        return ["who can switch it off: not examined"]
+    lines = [""]
+    for m in sw.get("missing") or []:
+        lines.append(f"who can switch it off: not determined: missing permission {m}")
+    found = list(sw.get("findings") or [])
+    outside = [f for f in found if not f.get("platform")]
+    lines.append(
+        f"who can switch it off: {len(found)} grant(s), {len(outside)} to subjects outside "
+        "the platform (a tenant service account among them fails the run)"
+    )
+    for f in outside:
+        only = f" (only {', '.join(f['only'])})" if f.get("only") else ""
+        lines.append(
+            f"  OUTSIDE THE PLATFORM: {f['subject']} can {f['can']}{only} ({f['verb']}, "
+            f"{f['scope']}) via {f['binding']} [{confirmed_cell(f)}]"
+        )
+    by_subject: dict[str, list[Mapping[str, Any]]] = {}
+    for f in found:
+        if f.get("platform"):
+            by_subject.setdefault(str(f["subject"]), []).append(f)
+    for subject, fs in by_subject.items():
+        via = sorted({str(f["binding"]) for f in fs})
+        confirmed = sum(1 for f in fs if f.get("confirmed"))
+        lines.append(
+            f"  platform: {subject}: {len(fs)} of {len(POWERS)} powers, {confirmed} confirmed, "
+            f"via {'; '.join(via)}"
+        )
+    return lines
