@@ -502,3 +502,23 @@ def test_switch_off_findings_name_the_binding() -> None:
 def test_platform_subject_bad_input(bad: str, capsys: Any) -> None:
     assert main(["coverage", "--platform-subject", bad]) == 2
     assert "expected User:NAME, Group:NAME or ServiceAccount:NS/NAME" in capsys.readouterr().err
+
+
+def test_the_identity_running_the_check_is_marked_not_counted() -> None:
+    from npconform.model.rbac import findings, platform_subjects
+
+    sa = {"kind": "ServiceAccount", "name": "verifier", "namespace": "npconform-verifier"}
+    roles = [{"metadata": {"name": "v"}, "rules": [
+        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}]}]  # fmt: skip
+    crb = [_binding("ClusterRoleBinding", "v", "", ("ClusterRole", "v"), sa)]
+    found = findings([], roles, [], crb, platform_subjects(set()),
+                     runner="system:serviceaccount:npconform-verifier:verifier")  # fmt: skip
+    assert [(f.subject, f.runner, f.platform) for f in found] == [
+        ("ServiceAccount npconform-verifier/verifier", True, False)
+    ]
+    cov = compute(Snapshot.from_json(welkin()))
+    cov.switches = found
+    assert cov.breaches == []
+    found = findings([], roles, [], crb, platform_subjects(set()), runner="someone-else")
+    cov.switches = found
+    assert len(cov.breaches) == 1

@@ -576,3 +576,30 @@ def test_terminal_summary_counts_outcome_classes_and_colours_on_request() -> Non
     assert T_TENANTS in plain
     assert "WARNING: safeguard objects changed during the run" in plain
     assert "INTERRUPTED" in summary_table(incomplete_results())
+
+
+def test_report_shows_coverage_and_who_can_switch_it_off() -> None:
+    from npconform.report.html import render_html
+
+    raw = passing_results()
+    page = render_html(raw)
+    assert (
+        "Coverage of the cluster&#39;s namespaces" in page
+        or "Coverage of the cluster's namespaces" in page
+    )
+    assert "Who can switch the safeguard off" in page
+    assert "ClusterRoleBinding cluster-admin -&gt; ClusterRole cluster-admin" in page
+    tenant = {
+        "subject": "ServiceAccount tenant/ci",
+        "kind": "ServiceAccount",
+        "can": "label or annotate namespaces",
+        "verb": "patch",
+        "scope": "namespace tenant",
+        "binding": "RoleBinding tenant/ci -> Role x",
+        "platform": False,
+        "only": [],
+        "confirmed": True,
+    }
+    raw["coverage"]["switch_off"]["findings"].append(tenant)
+    page = render_html(raw)
+    assert '<tr class="bad"><td class="mono">ServiceAccount tenant/ci</td>' in page

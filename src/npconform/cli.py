@@ -31,7 +31,7 @@ from kubernetes.client.exceptions import ApiException
 from npconform import NAME
 from npconform.cluster import kube
 from npconform.cluster.client import Clients
-from npconform.cluster.options import UsageError
+from npconform.cluster.options import PLATFORM_OPTIONS, UsageError
 from npconform.resources import MANIFESTS
 from npconform.scenario import externals
 
@@ -185,21 +185,22 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         from npconform.lock import load
 
         image = args.probe_image or load().image("agnhost")
+        progress = _progress if sys.stderr.isatty() or args.progress else None
         snap, cov = gkcov.survey(
             c,
             image,
             secrets.token_hex(3),
             rule,
             live=not args.no_live,
-            progress=_progress if sys.stderr.isatty() or args.progress else None,
+            progress=progress,
             budget=args.budget,
         )
         if not args.no_rbac:
             from npconform.gatekeeper import switches
+            from npconform.platform.inventory import identity
 
-            switches.examine(
-                c, cov, args.platform_subject, progress=_progress if args.progress else None
-            )
+            runner = str((identity(c).get("user") or {}).get("username") or "")
+            switches.examine(c, cov, args.platform_subject, progress=progress, runner=runner)
     doc = cov.to_json()
     print(text(doc))
     if args.json is not None:
@@ -331,28 +332,8 @@ def main(argv: list[str] | None = None) -> int:
         parents=[common],
         help="every namespace: covered by the constraint, exempt, or unprotected",
     )
-    cv.add_argument(
-        "--platform-label",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a label marking platform namespaces (repeatable; default owner=operator)",
-    )
-    cv.add_argument(
-        "--platform-namespace",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a platform namespace: NAME, NAME* or *NAME (repeatable)",
-    )
-    cv.add_argument(
-        "--platform-subject",
-        action="append",
-        default=[],
-        metavar="KIND:NAME",
-        help="a platform subject that may switch the safeguard off: User:NAME, Group:NAME or "
-        "ServiceAccount:NS/NAME (repeatable)",
-    )
+    for flag, metavar, text in PLATFORM_OPTIONS:
+        cv.add_argument(flag, action="append", default=[], metavar=metavar, help=text)
     cv.add_argument(
         "--no-rbac",
         action="store_true",

@@ -23,6 +23,7 @@ from npconform.cluster.options import (
     DENY_RESPONSES,
     ENFORCEMENT,
     IMAGE_SOURCES,
+    PLATFORM_OPTIONS,
     PROBE_TARGETS,
     TARGETS,
     RunOptions,
@@ -143,29 +144,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     g.addoption("--seed", type=int, default=None, help="seed of the generated cases")
     g.addoption("--run-id", default=None, help="run id (default: random)")
-    g.addoption(
-        "--platform-label",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="a label that marks a platform namespace for the coverage check (repeatable; "
-        "default: owner=operator, Welkin's)",
-    )
-    g.addoption(
-        "--platform-namespace",
-        action="append",
-        default=[],
-        metavar="NAME",
-        help="a platform namespace for the coverage check: a name, NAME* or *NAME (repeatable)",
-    )
-    g.addoption(
-        "--platform-subject",
-        action="append",
-        default=[],
-        metavar="KIND:NAME",
-        help="a platform subject that may switch the safeguard off: User:NAME, Group:NAME or "
-        "ServiceAccount:NS/NAME (repeatable)",
-    )
+    for flag, metavar, text in PLATFORM_OPTIONS:
+        g.addoption(flag, action="append", default=[], metavar=metavar, help=text)
 
 
 def options_from(config: pytest.Config) -> RunOptions:

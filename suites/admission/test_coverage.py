@@ -26,7 +26,8 @@ def test_every_namespace_is_covered_or_platform(
     rule = platform_rule(opts.platform_labels, opts.platform_namespaces)
     # the run's own namespaces come and go while other tests run: not examined here
     _, cov = gkcov.survey(clients, probe_image, opts.run_id, rule, skip={RUN_LABEL: opts.run_id})
-    switches.examine(clients, cov, opts.platform_subjects)
+    runner = str((run_state.identity.get("user") or {}).get("username") or "")
+    switches.examine(clients, cov, opts.platform_subjects, runner=runner)
     doc = cov.to_json()
     record_evidence("coverage", doc)
     report = text(doc)

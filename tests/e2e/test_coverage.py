@@ -19,19 +19,22 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from npconform.cluster import kube
 from npconform.cluster.client import Clients
-from npconform.cluster.workload import delete_namespaces, ensure_namespace
+from npconform.cluster.workload import (
+    delete_namespaces,
+    ensure_namespace,
+    grant_namespace_patch,
+)
 from npconform.gatekeeper import admission as adm
 from npconform.gatekeeper import coverage as gkcov
 from npconform.gatekeeper import install as gkinstall
 from npconform.gatekeeper import names as gk
 from npconform.gatekeeper import switches
 from npconform.lock import load
-from npconform.model.coverage import IGNORE_LABEL, platform_rule
+from npconform.model.coverage import IGNORE_LABEL, compute, platform_rule
 from npconform.platform.target import RunState
 
 pytestmark = [
@@ -112,33 +115,6 @@ def _by_ns(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {r["namespace"]: r for r in doc["rows"]}
 
 
-def _namespace_labeller(clients: Clients, ns: str, run_id: str) -> None:
-    """A tenant namespace whose service account ``labeller`` may patch the namespace
-    itself (a Role on ``namespaces``, bound in it): it could label it owner=operator."""
-    ensure_namespace(clients, ns, {}, run_id)
-    clients.core().create_namespaced_service_account(ns, {"metadata": {"name": "labeller"}})
-    rbac = client.RbacAuthorizationV1Api(clients.api())
-    rbac.create_namespaced_role(
-        ns,
-        {
-            "metadata": {"name": "ns-labeller"},
-            "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}],
-        },
-    )
-    rbac.create_namespaced_role_binding(
-        ns,
-        {
-            "metadata": {"name": "labeller"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": "ns-labeller",
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": "labeller", "namespace": ns}],
-        },
-    )
-
-
 @pytest.fixture(scope="module")
 def image(run_state: RunState) -> str:
     return run_state.options.probe_image or load().image("agnhost")
@@ -166,7 +142,8 @@ def landscape(
             ensure_namespace(clients, names["excluded"], {}, run_id)
             ensure_namespace(clients, names["unseen"], {UNSEEN: "yes"}, run_id)
             ensure_namespace(clients, names["config"], {}, run_id)
-            _namespace_labeller(clients, names["rbac"], run_id)
+            ensure_namespace(clients, names["rbac"], {}, run_id)
+            grant_namespace_patch(clients, names["rbac"], "labeller", "ns-labeller", "labeller")
             refused = ""
             try:
                 ensure_namespace(clients, names["ignore"], {IGNORE_LABEL: "yes"}, run_id)
@@ -187,11 +164,10 @@ def landscape(
             )
             for role in ("config", "excluded", "unseen"):
                 _dry_run_answer(clients, names[role], image, "admitted")
-            _, cov = gkcov.survey(clients, image, run_id)
+            snap, cov = gkcov.survey(clients, image, run_id)
             switches.examine(clients, cov)
-            _, cov2 = gkcov.survey(
-                clients, image, run_id, platform_rule(namespaces=[names["config"]])
-            )
+            # the same objects under a rule that declares the Config's namespace platform
+            cov2 = compute(snap, platform_rule(namespaces=[names["config"]]))
             out = tmp_path_factory.mktemp("coverage") / "coverage.json"
             cli = _cli(run_state, out)
             cli_rows = _by_ns(json.loads(out.read_text())) if out.is_file() else {}
@@ -236,7 +212,9 @@ def test_each_exemption_mechanism_is_named(landscape: Landscape) -> None:
         f"Config config spec.match[0].excludedNamespaces {n['config']} (processes webhook)"
     ]
     assert cfg["platform"] == f"declared platform namespace {n['config']}"
-    for row in (op, ex, cfg):
+    # the declared rule changes the verdict, not the answer: the same dry run proves it
+    assert cfg["expected"] == "admitted" and cfg["probe_labels"] is not None
+    for row in (op, ex, rows[n["config"]]):
         assert row["live"] == "admitted" and row["agrees"] is True, row
 
 

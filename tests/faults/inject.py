@@ -14,14 +14,17 @@ from kubernetes.client.exceptions import ApiException
 
 from npconform.cluster import kube
 from npconform.cluster.client import Clients, to_dict
+from npconform.cluster.workload import grant_namespace_patch, namespace_exists
 from npconform.gatekeeper import names as gk
 from npconform.gatekeeper.admission import get_constraint, set_enforcement
 from npconform.gatekeeper.install import (
     constraint_enforced,
     namespace_selector,
+    patch_webhook,
     set_config_match,
     set_failure_policy,
     template_ready,
+    validation_webhook,
 )
 from npconform.resources import own_manifest
 
@@ -396,24 +399,14 @@ def _skip_by_match_condition(c: Clients) -> None:
     """A CEL matchCondition on the validation webhook that skips one tenant namespace:
     the objects read say it is covered, only the API server's answer shows it is not."""
     _fault_namespace(c, CEL_NS, {})
-    api = client.AdmissionregistrationV1Api(c.api())
-    hooks = api.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG).webhooks or []
-    i = next(i for i, w in enumerate(hooks) if w.name == gk.WEBHOOK)
     cond = {"name": "npconform-fault-skip", "expression": f"request.namespace != '{CEL_NS}'"}
-    api.patch_validating_webhook_configuration(
-        gk.WEBHOOK_CONFIG,
-        [{"op": "add", "path": f"/webhooks/{i}/matchConditions", "value": [cond]}],
-    )
+    patch_webhook(c, "add", "matchConditions", [cond])
 
 
 def _drop_match_condition(c: Clients) -> None:
-    api = client.AdmissionregistrationV1Api(c.api())
-    hooks = api.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG).webhooks or []
-    i = next(i for i, w in enumerate(hooks) if w.name == gk.WEBHOOK)
-    if hooks[i].match_conditions:
-        api.patch_validating_webhook_configuration(
-            gk.WEBHOOK_CONFIG, [{"op": "remove", "path": f"/webhooks/{i}/matchConditions"}]
-        )
+    found = validation_webhook(c)
+    if found and found[1].get("matchConditions"):
+        patch_webhook(c, "remove", "matchConditions")
     _drop_namespace(c, CEL_NS)
 
 
@@ -433,29 +426,15 @@ LABELLER_NS = "npconform-fault-labeller"
 def _tenant_labeller(c: Clients) -> None:
     """A tenant namespace whose service account may patch the namespace itself."""
     _fault_namespace(c, LABELLER_NS, {})
-    c.core().create_namespaced_service_account(LABELLER_NS, {"metadata": {"name": "ci"}})
-    rbac = client.RbacAuthorizationV1Api(c.api())
-    rule = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}
-    rbac.create_namespaced_role(LABELLER_NS, {"metadata": {"name": "ns-labeller"}, "rules": [rule]})
-    rbac.create_namespaced_role_binding(
-        LABELLER_NS,
-        {
-            "metadata": {"name": "ci-labels-namespace"},
-            "roleRef": {
-                "apiGroup": "rbac.authorization.k8s.io",
-                "kind": "Role",
-                "name": "ns-labeller",
-            },
-            "subjects": [{"kind": "ServiceAccount", "name": "ci", "namespace": LABELLER_NS}],
-        },
-    )
+    grant_namespace_patch(c, LABELLER_NS, "ci", "ns-labeller", "ci-labels-namespace")
 
 
 def _drop_labeller(c: Clients) -> None:
+    """Gone, not only terminating: its RoleBinding lasts until the namespace is."""
     _drop_namespace(c, LABELLER_NS)
     kube.wait_until(
         f"namespace {LABELLER_NS} to be gone",
-        lambda: not any(n.metadata.name == LABELLER_NS for n in c.core().list_namespace().items),
+        lambda: not namespace_exists(c, LABELLER_NS),
         timeout=120,
     )
 

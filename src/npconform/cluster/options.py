@@ -30,6 +30,28 @@ MAX_DNS_LABEL = 63
 _DNS_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]*[a-z0-9])?")
 
 
+#: The options of the coverage check's platform rule, shared by pytest and ``npconform
+#: coverage``: (flag, metavar, help); each is repeatable.
+PLATFORM_OPTIONS: tuple[tuple[str, str, str], ...] = (
+    (
+        "--platform-label",
+        "KEY=VALUE",
+        "a label that marks a platform namespace (repeatable; default: owner=operator, Welkin's)",
+    ),
+    (
+        "--platform-namespace",
+        "NAME",
+        "a platform namespace: a name, NAME* or *NAME (repeatable)",
+    ),
+    (
+        "--platform-subject",
+        "KIND:NAME",
+        "a platform subject that may switch the safeguard off: User:NAME, Group:NAME or "
+        "ServiceAccount:NS/NAME (repeatable)",
+    ),
+)
+
+
 class UsageError(ValueError):
     """Bad input: reported as one line, non-zero exit, nothing created."""
 

@@ -365,3 +365,29 @@ def delete_namespaces(clients: Clients, selector: str, wait: float = 0) -> list[
                 break
             time.sleep(1)
     return names
+
+
+def grant_namespace_patch(
+    clients: Clients, namespace: str, service_account: str, role: str, binding: str
+) -> None:
+    """A ServiceAccount of ``namespace`` and a Role, bound to it, that lets it get and patch
+    that namespace itself: a tenant identity that could label its namespace out of the
+    safeguard's match (the coverage tests and the fault injection create one on purpose)."""
+    from kubernetes import client
+
+    clients.core().create_namespaced_service_account(
+        namespace, {"metadata": {"name": service_account}}
+    )
+    rbac = client.RbacAuthorizationV1Api(clients.api())
+    rule = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["get", "patch"]}
+    rbac.create_namespaced_role(namespace, {"metadata": {"name": role}, "rules": [rule]})
+    rbac.create_namespaced_role_binding(
+        namespace,
+        {
+            "metadata": {"name": binding},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": role},
+            "subjects": [
+                {"kind": "ServiceAccount", "name": service_account, "namespace": namespace}
+            ],
+        },
+    )

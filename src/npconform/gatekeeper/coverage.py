@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
@@ -22,6 +21,7 @@ from npconform.cluster import kube
 from npconform.cluster.client import Clients, to_dict
 from npconform.cluster.workload import MANAGED_LABEL, NO_POLICY_MESSAGE
 from npconform.gatekeeper import admission as adm
+from npconform.gatekeeper import install as gkinstall
 from npconform.gatekeeper import names as gk
 from npconform.model.coverage import Coverage, PlatformRule, Row, Snapshot, compute
 
@@ -113,14 +113,8 @@ def read_snapshot(clients: Clients, progress: Progress | None = None) -> Snapsho
             )
 
     def webhook() -> None:
-        cfg = to_dict(
-            client.AdmissionregistrationV1Api(clients.api()).read_validating_webhook_configuration(
-                gk.WEBHOOK_CONFIG
-            )
-        )
-        for w in kube.dig(cfg, "webhooks", default=[]):
-            if w.get("name") == gk.WEBHOOK:
-                snap.webhook = w
+        found = gkinstall.validation_webhook(clients)
+        snap.webhook = found[1] if found else None
 
     def config() -> None:
         snap.config = custom.get_namespaced_custom_object(

@@ -33,24 +33,43 @@ def set_failure_policy(clients: Clients, policy: str) -> None:
         adm.patch_validating_webhook_configuration(name, patch)
 
 
-def _webhook_index(adm: client.AdmissionregistrationV1Api) -> tuple[int, dict[str, Any]]:
-    cfg = to_dict(adm.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG))
+def validation_webhook(clients: Clients) -> tuple[int, dict[str, Any]] | None:
+    """The index and content (camelCase) of the ``validation.gatekeeper.sh`` webhook in
+    Gatekeeper's webhook configuration; None when either is absent."""
+    adm = client.AdmissionregistrationV1Api(clients.api())
+    try:
+        cfg = to_dict(adm.read_validating_webhook_configuration(gk.WEBHOOK_CONFIG))
+    except ApiException as e:
+        if e.status == 404:
+            return None
+        raise
     for i, w in enumerate(kube.dig(cfg, "webhooks", default=[])):
         if w.get("name") == gk.WEBHOOK:
             return i, w
-    raise LookupError(f"{gk.WEBHOOK_CONFIG} has no webhook {gk.WEBHOOK}")
+    return None
+
+
+def patch_webhook(clients: Clients, op: str, field: str, value: Any = None) -> None:
+    """One JSON-patch operation on a field of the validation webhook."""
+    found = validation_webhook(clients)
+    if found is None:
+        raise LookupError(f"{gk.WEBHOOK_CONFIG} has no webhook {gk.WEBHOOK}")
+    patch: dict[str, Any] = {"op": op, "path": f"/webhooks/{found[0]}/{field}"}
+    if op != "remove":
+        patch["value"] = value
+    client.AdmissionregistrationV1Api(clients.api()).patch_validating_webhook_configuration(
+        gk.WEBHOOK_CONFIG, [patch]
+    )
 
 
 def namespace_selector(clients: Clients, replace: dict[str, Any] | None = None) -> dict[str, Any]:
     """The validation webhook's namespaceSelector (before ``replace``, when given)."""
-    adm = client.AdmissionregistrationV1Api(clients.api())
-    i, hook = _webhook_index(adm)
+    found = validation_webhook(clients)
+    if found is None:
+        raise LookupError(f"{gk.WEBHOOK_CONFIG} has no webhook {gk.WEBHOOK}")
     if replace is not None:
-        adm.patch_validating_webhook_configuration(
-            gk.WEBHOOK_CONFIG,
-            [{"op": "replace", "path": f"/webhooks/{i}/namespaceSelector", "value": replace}],
-        )
-    return dict(hook.get("namespaceSelector") or {})
+        patch_webhook(clients, "replace", "namespaceSelector", replace)
+    return dict(found[1].get("namespaceSelector") or {})
 
 
 def set_config_match(clients: Clients, match: list[dict[str, Any]] | None) -> None:

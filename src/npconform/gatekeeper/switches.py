@@ -29,8 +29,10 @@ def examine(
     declared: Sequence[str] = (),
     progress: Progress | None = None,
     confirm: bool = True,
+    runner: str = "",
 ) -> None:
-    """Fill ``cov.switches`` (and ``cov.switches_missing``)."""
+    """Fill ``cov.switches`` (and ``cov.switches_missing``); ``runner`` is the user name
+    the check runs as."""
     rbac = client.RbacAuthorizationV1Api(clients.api())
     lists = {
         "roles": rbac.list_role_for_all_namespaces,
@@ -56,6 +58,7 @@ def examine(
         got["rolebindings"],
         got["clusterrolebindings"],
         platform_subjects(platform_ns, declared),
+        runner,
     )
     if confirm:
         authz = client.AuthorizationV1Api(clients.api())

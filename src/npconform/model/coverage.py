@@ -161,11 +161,15 @@ class Coverage:
     @property
     def breaches(self) -> list[Finding]:
         """A service account of a namespace outside the platform that can switch the
-        safeguard off (and the API server did not say otherwise)."""
+        safeguard off (and the API server did not say otherwise); the identity running
+        the check is reported, not counted."""
         return [
             f
             for f in self.switches or []
-            if f.kind == "ServiceAccount" and not f.platform and f.confirmed is not False
+            if f.kind == "ServiceAccount"
+            and not f.platform
+            and not f.runner
+            and f.confirmed is not False
         ]
 
     def count(self, status: str) -> int:

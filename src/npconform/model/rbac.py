@@ -78,9 +78,10 @@ class Finding:
     platform: bool
     only: tuple[str, ...] = ()  # the rule's resourceNames: only these objects
     confirmed: bool | None = None  # the API server's answer to a SubjectAccessReview
+    runner: bool = False  # the identity running the check itself
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return {**asdict(self), "only": list(self.only)}
 
 
 def _allows(rule: Mapping[str, Any], verb: str, group: str, resource: str) -> bool:
@@ -102,14 +103,24 @@ def subject_id(s: Mapping[str, Any]) -> str:
     return f"{s.get('kind')} {s.get('name')}"
 
 
+def username(s: Mapping[str, Any]) -> str:
+    """The user name a subject authenticates as ("" for a group)."""
+    if s.get("kind") == "ServiceAccount":
+        return f"system:serviceaccount:{s.get('namespace')}:{s.get('name')}"
+    return str(s.get("name")) if s.get("kind") == "User" else ""
+
+
 def findings(
     roles: Sequence[Mapping[str, Any]],
     cluster_roles: Sequence[Mapping[str, Any]],
     role_bindings: Sequence[Mapping[str, Any]],
     cluster_role_bindings: Sequence[Mapping[str, Any]],
     is_platform: Callable[[Mapping[str, Any]], bool],
+    runner: str = "",
 ) -> list[Finding]:
-    """Every (subject, power) a binding grants, with the binding, first grant only."""
+    """Every (subject, power) a binding grants, with the binding, first grant only.
+    ``runner`` is the user name of the identity running the check: its own grants are
+    marked as such."""
     role_rules = {
         ((r.get("metadata") or {}).get("namespace"), (r.get("metadata") or {}).get("name")): (
             r.get("rules") or []
@@ -158,6 +169,7 @@ def findings(
                     via,
                     is_platform(s),
                     only,
+                    runner=bool(runner) and username(s) == runner,
                 )
     return sorted(out.values(), key=lambda f: (f.platform, f.subject, f.can))
 

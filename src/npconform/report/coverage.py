@@ -93,8 +93,13 @@ def switch_off_lines(sw: Mapping[str, Any] | None) -> list[str]:
     )
     for f in outside:
         only = f" (only {', '.join(f['only'])})" if f.get("only") else ""
+        who = (
+            "THE IDENTITY RUNNING THIS CHECK (unbind it afterwards)"
+            if f.get("runner")
+            else "OUTSIDE THE PLATFORM"
+        )
         lines.append(
-            f"  OUTSIDE THE PLATFORM: {f['subject']} can {f['can']}{only} ({f['verb']}, "
+            f"  {who}: {f['subject']} can {f['can']}{only} ({f['verb']}, "
             f"{f['scope']}) via {f['binding']} [{confirmed_cell(f)}]"
         )
     by_subject: dict[str, list[Mapping[str, Any]]] = {}

@@ -214,7 +214,7 @@ def change_view(c: Mapping[str, Any]) -> dict[str, Any]:
 
 def coverage_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The coverage table: one row per namespace, with the terminal's wording."""
-    from npconform.report.coverage import live_cell, status_cell, summary_line
+    from npconform.report.coverage import confirmed_cell, live_cell, status_cell, summary_line
 
     return {
         "recorded": bool(doc),
@@ -236,6 +236,25 @@ def coverage_view(doc: Mapping[str, Any]) -> dict[str, Any]:
             }
             for row in doc.get("rows") or []
         ],
+        "switch_off": None
+        if doc.get("switch_off") is None
+        else {
+            "missing": list(doc["switch_off"].get("missing") or []),
+            "findings": [
+                {
+                    **pick(f, "subject", "can", "verb", "scope", "binding", "platform", "runner"),
+                    "only": ", ".join(f.get("only") or []),
+                    "confirmed": confirmed_cell(f),
+                    "bad": f.get("kind") == "ServiceAccount"
+                    and not f.get("platform")
+                    and not f.get("runner"),
+                }
+                for f in sorted(
+                    doc["switch_off"].get("findings") or [],
+                    key=lambda f: (bool(f.get("platform")), str(f.get("subject"))),
+                )
+            ],
+        },
     }
 
 

@@ -61,8 +61,11 @@ CONTROLS: tuple[Control, ...] = (
         "behaved as documented in deny, warn and dryrun. Of the cluster's other "
         "namespaces, {coverage}.",
         "Admission cases were shown on namespaces the suite created; the cluster's own "
-        "namespaces were examined for coverage by a dry-run Pod each, not by workloads of "
-        "their own. Who may change the exemptions was not examined.",
+        "namespaces were examined for coverage by one dry-run Pod each (the run's own "
+        "namespaces excepted), not by workloads of their own; who can switch the safeguard "
+        "off was read from RBAC and each grant put to the API server, for the six powers "
+        "listed in the report, not for escalation through other rights (bind, escalate, "
+        "impersonate, creating pods in platform namespaces).",
     ),
     Control(
         "A.8.22",

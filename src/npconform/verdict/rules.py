@@ -251,14 +251,28 @@ def _coverage_claim(results: Mapping[str, Any]) -> str:
     rows = [r for r in doc.get("rows") or [] if r.get("status") != "not examined"]
     if not rows:
         return "none was examined"
-    covered = [r for r in rows if r.get("status") == "covered"]
-    exempt = [r for r in rows if r.get("status") == "exempt"]
+    covered = [r["namespace"] for r in rows if r.get("status") == "covered"]
+    exempt = [r["namespace"] for r in rows if r.get("status") == "exempt"]
     proven = sum(1 for r in rows if r.get("agrees") is True)
-    return (
-        f"{plural(len(covered), 'namespace')} ({_ns_list([r['namespace'] for r in covered])}) "
-        f"are covered and {len(exempt)} ({_ns_list([r['namespace'] for r in exempt])}) "
-        f"exempt as platform namespaces ({doc.get('platform_rule')}); {proven} of them "
-        "answered a dry-run Pod as computed; none is unprotected"
+    text = (
+        f"{plural(len(covered), 'namespace')} ({_ns_list(covered)}) "
+        f"{'is' if len(covered) == 1 else 'are'} covered and {len(exempt)} "
+        f"({_ns_list(exempt)}) exempt as platform namespaces ({doc.get('platform_rule')}), "
+        f"none unprotected; {proven} of these {len(rows)} answered a dry-run Pod as computed"
+    )
+    sw = doc.get("switch_off")
+    if sw is None:
+        return text + "; who can switch the safeguard off was not examined"
+    found = sw.get("findings") or []
+    outside = sorted({str(f["subject"]) for f in found if not f.get("platform")})
+    return text + (
+        f"; of {plural(len(found), 'RBAC grant')} that can switch the safeguard off, none "
+        "is to a tenant service account"
+        + (
+            f" ({len(outside)} subject(s) outside the platform: {_ns_list(outside)})"
+            if outside
+            else ""
+        )
     )
 
 
