@@ -179,7 +179,7 @@ def step(
             f"{p['metadata']['namespace']}/{p['metadata']['name']}": policy_sha256(p)
             for p in policies
         },
-        "namespaces": {ns: f"npc-w0-{scenario.split()[0]}-{ns}" for ns in logical},
+        "namespaces": {ns: f"npconform-a1b2c3-w0-{scenario.split()[0]}-{ns}" for ns in logical},
         "repro": [],
         "causes": [],
     }
@@ -534,7 +534,7 @@ def failing_results() -> dict[str, Any]:
         flapping=["tenant-a/frontend -> tenant-b/database:5432/TCP"],
         outcomes=outcome_counts(tenants["observed"]),
         repro=[
-            "kubectl -n npc-w0-tenants-tenant-a exec frontend -- /agnhost connect "
+            "kubectl -n npconform-a1b2c3-w0-tenants-tenant-a exec frontend -- /agnhost connect "
             "10.244.1.7:5432 --timeout=1s; echo exit=$?"
         ],
         causes=[f"the CNI does not enforce egress policies {SCRIPT}"],
@@ -569,8 +569,8 @@ def failing_results() -> dict[str, Any]:
     r["conduct"]["cleanup"] = {
         "selector": "npconform.io/run=f00d42",
         "done": False,
-        "removed": ["npc-w0-tenants-tenant-a"],
-        "left": ["npc-w0-tenants-tenant-b"],
+        "removed": ["npconform-a1b2c3-w0-tenants-tenant-a"],
+        "left": ["npconform-a1b2c3-w0-tenants-tenant-b"],
     }
     return r
 

@@ -297,6 +297,8 @@ def test_verdict_needs_the_live_answers() -> None:
     for r in cov.rows:
         if r.expected:
             r.live = r.expected
+    assert cov.verdict == "INCOMPLETE"  # who can switch it off not examined (--no-rbac)
+    cov.switches = []
     assert cov.verdict == "PASS"
     tenant = next(r for r in cov.rows if r.namespace == "tenant-a")
     tenant.live = "admitted"
@@ -505,20 +507,72 @@ def test_platform_subject_bad_input(bad: str, capsys: Any) -> None:
 
 
 def test_the_identity_running_the_check_is_marked_not_counted() -> None:
+    """Only the verifier's own ClusterRole: the same identity bound to any other role that
+    can switch the safeguard off is a breach like any tenant's."""
     from npconform.model.rbac import findings, platform_subjects
 
     sa = {"kind": "ServiceAccount", "name": "verifier", "namespace": "npconform-verifier"}
-    roles = [{"metadata": {"name": "v"}, "rules": [
-        {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}]}]  # fmt: skip
-    crb = [_binding("ClusterRoleBinding", "v", "", ("ClusterRole", "v"), sa)]
-    found = findings([], roles, [], crb, platform_subjects(set()),
-                     runner="system:serviceaccount:npconform-verifier:verifier")  # fmt: skip
-    assert [(f.subject, f.runner, f.platform) for f in found] == [
-        ("ServiceAccount npconform-verifier/verifier", True, False)
+    me = "system:serviceaccount:npconform-verifier:verifier"
+    rules = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}]
+    roles = [{"metadata": {"name": n}, "rules": rules} for n in ("npconform-verifier", "deployer")]
+    crb = [_binding("ClusterRoleBinding", "v", "", ("ClusterRole", "npconform-verifier"), sa)]
+    found = findings([], roles, [], crb, platform_subjects(set()), runner=me)
+    assert [(f.subject, f.runner, f.platform, f.breach) for f in found] == [
+        ("ServiceAccount npconform-verifier/verifier", True, False, False)
     ]
     cov = compute(Snapshot.from_json(welkin()))
     cov.switches = found
     assert cov.breaches == []
-    found = findings([], roles, [], crb, platform_subjects(set()), runner="someone-else")
-    cov.switches = found
+    cov.switches = findings([], roles, [], crb, platform_subjects(set()), runner="someone-else")
     assert len(cov.breaches) == 1
+    # running as an account that can switch it off through its own role hides nothing
+    crb.append(_binding("ClusterRoleBinding", "d", "", ("ClusterRole", "deployer"), sa))
+    cov.switches = findings([], roles, [], crb, platform_subjects(set()), runner=me)
+    assert [(f.binding, f.runner) for f in cov.switches] == [
+        ("ClusterRoleBinding v -> ClusterRole npconform-verifier", True),
+        ("ClusterRoleBinding d -> ClusterRole deployer", False),
+    ]
+    assert [f.binding for f in cov.breaches] == ["ClusterRoleBinding d -> ClusterRole deployer"]
+    assert [f["breach"] for f in cov.to_json()["switch_off"]["findings"]] == [False, True]
+
+
+@pytest.mark.parametrize(
+    ("group", "breach"),
+    [
+        ("system:serviceaccounts", True),
+        ("system:authenticated", True),
+        ("system:unauthenticated", True),
+        ("system:serviceaccounts:tenant-a", True),
+        ("system:serviceaccounts:kube-system", False),
+        ("system:masters", False),
+        ("ops", False),  # a group of people: listed for review, not a tenant's account
+    ],
+)
+def test_groups_that_include_tenant_service_accounts_are_breaches(group: str, breach: bool) -> None:
+    from npconform.model.rbac import findings, platform_subjects
+
+    rules = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}]
+    roles = [{"metadata": {"name": "labeller"}, "rules": rules}]
+    subject = {"kind": "Group", "name": group}
+    crb = [_binding("ClusterRoleBinding", "b", "", ("ClusterRole", "labeller"), subject)]
+    (f,) = findings([], roles, [], crb, platform_subjects({"kube-system"}))
+    assert (f.breach, f.platform) == (
+        breach,
+        group in ("system:masters", "system:serviceaccounts:kube-system"),
+    )
+
+
+def test_a_rolebinding_service_account_without_namespace_is_the_bindings() -> None:
+    from npconform.model.rbac import findings, platform_subjects, review_request
+
+    rules = [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}]
+    roles = [{"metadata": {"name": "l", "namespace": "tenant-a"}, "rules": rules}]
+    rb = [
+        _binding(
+            "RoleBinding", "b", "tenant-a", ("Role", "l"), {"kind": "ServiceAccount", "name": "ci"}
+        )
+    ]
+    (f,) = findings(roles, [], rb, [], platform_subjects(set()))
+    assert (f.subject, f.namespace, f.breach) == ("ServiceAccount tenant-a/ci", "tenant-a", True)
+    req = review_request(f, __import__("npconform.model.rbac").model.rbac.BY_WHAT[f.can])
+    assert req["spec"]["user"] == "system:serviceaccount:tenant-a:ci"

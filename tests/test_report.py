@@ -589,17 +589,13 @@ def test_report_shows_coverage_and_who_can_switch_it_off() -> None:
     )
     assert "Who can switch the safeguard off" in page
     assert "ClusterRoleBinding cluster-admin -&gt; ClusterRole cluster-admin" in page
-    tenant = {
-        "subject": "ServiceAccount tenant/ci",
-        "kind": "ServiceAccount",
-        "can": "label or annotate namespaces",
-        "verb": "patch",
-        "scope": "namespace tenant",
-        "binding": "RoleBinding tenant/ci -> Role x",
-        "platform": False,
-        "only": [],
-        "confirmed": True,
-    }
-    raw["coverage"]["switch_off"]["findings"].append(tenant)
+    from npconform.model.rbac import Finding
+
+    tenant = Finding(
+        "ServiceAccount tenant/ci", "ServiceAccount", "ci", "tenant",
+        "label or annotate namespaces", "patch", "namespace tenant",
+        "RoleBinding tenant/ci -> Role x", platform=False, confirmed=True, tenant=True,
+    )  # fmt: skip
+    raw["coverage"]["switch_off"]["findings"].append(tenant.to_json())
     page = render_html(raw)
     assert '<tr class="bad"><td class="mono">ServiceAccount tenant/ci</td>' in page

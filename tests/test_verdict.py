@@ -26,7 +26,7 @@ def doc(**over: Any) -> dict[str, Any]:
         for c in dict.fromkeys(REQUIRED)
     ]
     d: dict[str, Any] = {
-        "run": {"exit_status": 0, "interrupted": False},
+        "run": {"id": "r1", "exit_status": 0, "interrupted": False},
         "environment": {
             "cni": "calico",
             "cni_version": "v3.31.0",
@@ -92,6 +92,33 @@ def test_every_required_check_passed_is_a_pass_with_a_claim_naming_objects() -> 
     assert "npconform-r1-gw0-tenants-tenant-a" in seg["evidence"]
     assert "2 probed cells" in seg["evidence"]
     assert "the cluster's own tenants were not examined" in seg["scope"]
+
+
+@pytest.mark.parametrize(
+    ("action", "said"),
+    [
+        ("deny", "(deny) refused every matched workload kind"),
+        ("warn", "(warn) admitted with its warning every matched workload kind"),
+        ("dryrun", "(dryrun) admitted, to be listed by its audit, every matched workload kind"),
+    ],
+)
+def test_the_admission_claim_says_what_the_mode_did_and_whose_namespaces(
+    action: str, said: str
+) -> None:
+    """A warn-mode constraint warned, it did not refuse; a platform namespace an exemption
+    case ran in is not one of the suite's own."""
+    d = doc(
+        environment={"constraint": {"name": "elastisys-require-networkpolicy",
+                                    "enforcementAction": action}},
+        admission=[
+            {"test": nodeid("ADM-REFUSE-POD"), "namespace": "npconform-r1-gw0-adm-0"},
+            {"test": nodeid("ADM-SCOPE"), "namespace": "kube-system"},
+        ],
+    )  # fmt: skip
+    claim = control(rules.finalize(d), "A.8.21")["evidence"]
+    assert said in claim, claim
+    assert "in the suite's own namespaces npconform-r1-gw0-adm-0)" in claim, claim
+    assert "exempted platform namespaces (also kube-system)" in claim, claim
 
 
 def test_every_required_check_is_registered() -> None:

@@ -34,6 +34,13 @@ def test_every_namespace_is_covered_or_platform(
     failed = bool(cov.unprotected or cov.disagreeing or cov.breaches)
     assert not failed, report
     if cov.undetermined or not cov.rows or cov.switches_missing:
-        raise gkcov.CoverageUndetermined(
-            f"coverage of {len(cov.undetermined)} namespace(s) not determined\n{report}"
-        )
+        what = [f"coverage of {len(cov.undetermined)} namespace(s)"] if cov.undetermined else []
+        if not cov.rows:
+            what.append("the namespaces")
+        if cov.switches_missing:
+            what.append(
+                "who can switch it off (missing permission "
+                + "; ".join(dict.fromkeys(cov.switches_missing))
+                + ")"
+            )
+        raise gkcov.CoverageUndetermined(f"not determined: {', '.join(what)}\n{report}")

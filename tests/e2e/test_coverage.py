@@ -58,6 +58,7 @@ class Landscape:
     cli_rows: dict[str, dict[str, Any]]
     ignore_refused: str  # Gatekeeper's answer to the ignore label ("" if it took it)
     switch_off: dict[str, Any]  # the in-process survey's RBAC findings
+    exempt_flags: dict[str, list[str]]  # read from Gatekeeper's controller Deployment
 
 
 def _constraint(clients: Clients, name: str) -> dict[str, Any] | None:
@@ -182,7 +183,14 @@ def landscape(
             )
     doc = cov.to_json()
     return Landscape(
-        names, _by_ns(doc), _by_ns(cov2.to_json()), cli, cli_rows, refused, doc["switch_off"]
+        names,
+        _by_ns(doc),
+        _by_ns(cov2.to_json()),
+        cli,
+        cli_rows,
+        refused,
+        doc["switch_off"],
+        {k: list(v) for k, v in snap.exempt_flags.items()},
     )
 
 
@@ -216,6 +224,13 @@ def test_each_exemption_mechanism_is_named(landscape: Landscape) -> None:
     assert cfg["expected"] == "admitted" and cfg["probe_labels"] is not None
     for row in (op, ex, rows[n["config"]]):
         assert row["live"] == "admitted" and row["agrees"] is True, row
+    # Gatekeeper's own namespace carries the ignore label, which the controller's
+    # --exempt-namespace flag (read from its Deployment) lets it keep
+    assert "gatekeeper-system" in landscape.exempt_flags["namespace"], landscape.exempt_flags
+    gks = rows["gatekeeper-system"]
+    assert gks["status"] == "exempt", gks
+    assert gks["by"][0].startswith("webhook validation.gatekeeper.sh namespaceSelector"), gks
+    assert f"(the namespace is labelled {IGNORE_LABEL}=" in gks["by"][0], gks
 
 
 def test_gatekeeper_refuses_the_ignore_label_outside_its_exempt_namespaces(

@@ -439,6 +439,47 @@ def _drop_labeller(c: Clients) -> None:
     )
 
 
+GROUP_NS = "npconform-fault-group"
+GROUP_GRANT = "npconform-fault-group-labels-namespaces"
+
+
+def _tenant_group_labeller(c: Clients) -> None:
+    """Every service account of a tenant namespace, as the group the API server puts
+    them in, may patch any namespace."""
+    _fault_namespace(c, GROUP_NS, {})
+    rbac = client.RbacAuthorizationV1Api(c.api())
+    rule = {"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}
+    rbac.create_cluster_role({"metadata": {"name": GROUP_GRANT}, "rules": [rule]})
+    rbac.create_cluster_role_binding(
+        {
+            "metadata": {"name": GROUP_GRANT},
+            "roleRef": {
+                "apiGroup": "rbac.authorization.k8s.io",
+                "kind": "ClusterRole",
+                "name": GROUP_GRANT,
+            },
+            "subjects": [
+                {
+                    "apiGroup": "rbac.authorization.k8s.io",
+                    "kind": "Group",
+                    "name": f"system:serviceaccounts:{GROUP_NS}",
+                }
+            ],
+        }
+    )
+
+
+def _drop_group_labeller(c: Clients) -> None:
+    rbac = client.RbacAuthorizationV1Api(c.api())
+    for delete in (rbac.delete_cluster_role_binding, rbac.delete_cluster_role):
+        try:
+            delete(GROUP_GRANT)
+        except ApiException as e:
+            if e.status != 404:
+                raise
+    _drop_namespace(c, GROUP_NS)
+
+
 FAULTS = [
     Fault(
         "CNI dropping everything",
@@ -602,6 +643,17 @@ FAULTS = [
             f"OUTSIDE THE PLATFORM: ServiceAccount {LABELLER_NS}/ci",
             "confirmed",
             f"RoleBinding {LABELLER_NS}/ci-labels-namespace -> Role ns-labeller",
+        ],
+    ),
+    Fault(
+        "tenant service accounts, as a group, that can label namespaces",
+        f"a ClusterRole on namespaces (patch) bound to Group system:serviceaccounts:{GROUP_NS}",
+        _tenant_group_labeller,
+        _drop_group_labeller,
+        [COVERAGE],
+        [
+            f"OUTSIDE THE PLATFORM: Group system:serviceaccounts:{GROUP_NS}",
+            f"ClusterRoleBinding {GROUP_GRANT} -> ClusterRole {GROUP_GRANT} [confirmed]",
         ],
     ),
     Fault(

@@ -13,7 +13,13 @@ from kubernetes.client.exceptions import ApiException
 from npconform.cluster.client import Clients
 from npconform.gatekeeper.coverage import Progress, pages
 from npconform.model.coverage import EXEMPT, Coverage
-from npconform.model.rbac import BY_WHAT, findings, platform_subjects, review_request
+from npconform.model.rbac import (
+    BY_WHAT,
+    VERIFIER_ROLES,
+    findings,
+    platform_subjects,
+    review_request,
+)
 
 READS = {
     "roles": "list roles.rbac.authorization.k8s.io",
@@ -71,4 +77,10 @@ def examine(
                     raise
                 cov.switches_missing.append("create subjectaccessreviews.authorization.k8s.io")
                 break
+    mine = tuple(f"-> ClusterRole {r}" for r in VERIFIER_ROLES)
+    if not runner and any(f.breach and f.binding.endswith(mine) for f in found):
+        cov.switches_missing.append(
+            "create selfsubjectreviews.authentication.k8s.io (who runs the check: the "
+            "verifier's own grants cannot be told apart)"
+        )
     cov.switches = found

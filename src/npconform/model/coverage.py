@@ -160,17 +160,10 @@ class Coverage:
 
     @property
     def breaches(self) -> list[Finding]:
-        """A service account of a namespace outside the platform that can switch the
-        safeguard off (and the API server did not say otherwise); the identity running
-        the check is reported, not counted."""
-        return [
-            f
-            for f in self.switches or []
-            if f.kind == "ServiceAccount"
-            and not f.platform
-            and not f.runner
-            and f.confirmed is not False
-        ]
+        """A tenant's service account, or a group that includes them, that can switch the
+        safeguard off (and the API server did not say otherwise); the identity running the
+        check, through the verifier's own role, is reported, not counted."""
+        return [f for f in self.switches or [] if f.breach]
 
     def count(self, status: str) -> int:
         return sum(1 for r in self.rows if r.status == status)
@@ -196,7 +189,13 @@ class Coverage:
     def verdict(self) -> str:
         if self.unprotected or self.disagreeing or self.breaches:
             return "FAIL"
-        if self.undetermined or not self.rows or not self.live or self.switches_missing:
+        if (
+            self.undetermined
+            or not self.rows
+            or not self.live
+            or self.switches is None
+            or self.switches_missing
+        ):
             return "INCOMPLETE"
         return "PASS"
 

@@ -12,6 +12,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 WRITE = ("patch", "update")
+#: the ClusterRoles `npconform verifier-kubeconfig` binds the identity running the check to
+VERIFIER_ROLES = ("npconform-verifier", "npconform-verifier-modes")
+#: groups every (or every authenticated) caller belongs to, tenants' service accounts included
+EVERYONE = ("system:authenticated", "system:unauthenticated", "system:serviceaccounts")
 
 
 @dataclass(frozen=True)
@@ -78,10 +82,17 @@ class Finding:
     platform: bool
     only: tuple[str, ...] = ()  # the rule's resourceNames: only these objects
     confirmed: bool | None = None  # the API server's answer to a SubjectAccessReview
-    runner: bool = False  # the identity running the check itself
+    runner: bool = False  # the identity running the check, through the verifier's own role
+    tenant: bool = False  # a tenant's service account, or a group that includes them
+
+    @property
+    def breach(self) -> bool:
+        """A tenant can switch the safeguard off (unless the API server said otherwise);
+        the verifier's own grant is reported, not counted."""
+        return self.tenant and not self.runner and self.confirmed is not False
 
     def to_json(self) -> dict[str, Any]:
-        return {**asdict(self), "only": list(self.only)}
+        return {**asdict(self), "only": list(self.only), "breach": self.breach}
 
 
 def _allows(rule: Mapping[str, Any], verb: str, group: str, resource: str) -> bool:
@@ -110,6 +121,20 @@ def username(s: Mapping[str, Any]) -> str:
     return str(s.get("name")) if s.get("kind") == "User" else ""
 
 
+def includes_tenants(s: Mapping[str, Any], platform_namespaces: set[str]) -> bool:
+    """The subject is a service account of a namespace outside the platform, or a group
+    such service accounts belong to."""
+    kind, name = s.get("kind"), str(s.get("name"))
+    if kind == "ServiceAccount":
+        return str(s.get("namespace")) not in platform_namespaces
+    if kind != "Group":
+        return False
+    if name in EVERYONE:
+        return True
+    ns = name.removeprefix("system:serviceaccounts:")
+    return ns != name and ns not in platform_namespaces
+
+
 def findings(
     roles: Sequence[Mapping[str, Any]],
     cluster_roles: Sequence[Mapping[str, Any]],
@@ -119,8 +144,11 @@ def findings(
     runner: str = "",
 ) -> list[Finding]:
     """Every (subject, power) a binding grants, with the binding, first grant only.
-    ``runner`` is the user name of the identity running the check: its own grants are
-    marked as such."""
+    ``runner`` is the user name of the identity running the check: its grants through
+    the verifier's own ClusterRoles are marked as such (a grant through any other binding
+    is a finding like everyone's). A subject outside the platform that is, or includes,
+    a service account is a tenant's."""
+
     role_rules = {
         ((r.get("metadata") or {}).get("namespace"), (r.get("metadata") or {}).get("name")): (
             r.get("rules") or []
@@ -130,7 +158,7 @@ def findings(
     cluster_rules = {
         (r.get("metadata") or {}).get("name"): r.get("rules") or [] for r in cluster_roles
     }
-    out: dict[tuple[str, str], Finding] = {}
+    out: dict[tuple[str, str, bool], Finding] = {}
     grants = [(b, "") for b in cluster_role_bindings] + [
         (b, str((b.get("metadata") or {}).get("namespace"))) for b in role_bindings
     ]
@@ -155,7 +183,15 @@ def findings(
             verb, rule = min(granted, key=lambda g: bool(g[1].get("resourceNames")))
             only = tuple(rule.get("resourceNames") or ())
             for s in b.get("subjects") or []:
-                key = (subject_id(s), p.what)
+                if ns and s.get("kind") == "ServiceAccount" and not s.get("namespace"):
+                    s = {**s, "namespace": ns}  # the API server's default in a RoleBinding
+                mine = (
+                    bool(runner)
+                    and username(s) == runner
+                    and ref.get("kind") == "ClusterRole"
+                    and ref.get("name") in VERIFIER_ROLES
+                )
+                key = (subject_id(s), p.what, mine)
                 if key in out:
                     continue
                 out[key] = Finding(
@@ -169,7 +205,8 @@ def findings(
                     via,
                     is_platform(s),
                     only,
-                    runner=bool(runner) and username(s) == runner,
+                    runner=mine,
+                    tenant=not is_platform(s) and includes_tenants(s, set()),
                 )
     return sorted(out.values(), key=lambda f: (f.platform, f.subject, f.can))
 
@@ -207,6 +244,8 @@ def platform_subjects(
             return True
         if kind == "ServiceAccount":
             return str(s.get("namespace")) in platform_namespaces
+        if kind == "Group" and includes_tenants(s, platform_namespaces):
+            return False
         return name.startswith("system:") or name == "kubeadm:cluster-admins"
 
     return check

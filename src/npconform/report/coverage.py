@@ -42,7 +42,7 @@ def summary_line(doc: Mapping[str, Any]) -> str:
     live = f"live: {agree} agree, {disagree} disagree" if doc.get("live") else "not proven live"
     sw = doc.get("switch_off")
     if sw is not None:
-        live += f"; {sw.get('breaches', 0)} tenant service account(s) can switch it off"
+        live += f"; {sw.get('breaches', 0)} grant(s) let a tenant's service accounts switch it off"
     return (
         f"coverage {doc.get('verdict')}: {len(rows)} namespaces: {', '.join(parts) or 'none'}; "
         + live
@@ -89,7 +89,9 @@ def switch_off_lines(sw: Mapping[str, Any] | None) -> list[str]:
     outside = [f for f in found if not f.get("platform")]
     lines.append(
         f"who can switch it off: {len(found)} grant(s), {len(outside)} to subjects outside "
-        "the platform (a tenant service account among them fails the run)"
+        "the platform (one that is, or includes, a tenant's service account fails the run, "
+        "unless the API server does not confirm it; the verifier's own role is reported, "
+        "not counted)"
     )
     for f in outside:
         only = f" (only {', '.join(f['only'])})" if f.get("only") else ""

@@ -245,9 +245,7 @@ def coverage_view(doc: Mapping[str, Any]) -> dict[str, Any]:
                     **pick(f, "subject", "can", "verb", "scope", "binding", "platform", "runner"),
                     "only": ", ".join(f.get("only") or []),
                     "confirmed": confirmed_cell(f),
-                    "bad": f.get("kind") == "ServiceAccount"
-                    and not f.get("platform")
-                    and not f.get("runner"),
+                    "bad": bool(f.get("breach")),
                 }
                 for f in sorted(
                     doc["switch_off"].get("findings") or [],

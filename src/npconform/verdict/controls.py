@@ -55,17 +55,20 @@ CONTROLS: tuple[Control, ...] = (
         ),
         "The admission safeguard is in service as configured: Gatekeeper {gatekeeper}'s "
         "webhook is registered and current on every replica, and constraint {constraint} "
-        "({action}) refused every matched workload kind that no NetworkPolicy selected and "
+        "({action}) {refused} every matched workload kind that no NetworkPolicy selected and "
         "admitted those one did ({cases} admission cases, in the suite's own namespaces "
-        "{namespaces}), exempted platform namespaces, listed violations in its audit, and "
+        "{namespaces}), exempted platform namespaces{platform_cases}, listed violations in its "
+        "audit, and "
         "behaved as documented in deny, warn and dryrun. Of the cluster's other "
         "namespaces, {coverage}.",
         "Admission cases were shown on namespaces the suite created; the cluster's own "
         "namespaces were examined for coverage by one dry-run Pod each (the run's own "
         "namespaces excepted), not by workloads of their own; who can switch the safeguard "
-        "off was read from RBAC and each grant put to the API server, for the six powers "
-        "listed in the report, not for escalation through other rights (bind, escalate, "
-        "impersonate, creating pods in platform namespaces).",
+        "off was read from RBAC and each grant put to the API server, for six powers "
+        "(patching namespaces; changing or deleting the constraints, their template, "
+        "Gatekeeper's Config, SyncSets or the webhook configuration), not for escalation "
+        "through other rights (bind, escalate, impersonate, creating pods in platform "
+        "namespaces).",
     ),
     Control(
         "A.8.22",

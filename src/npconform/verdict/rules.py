@@ -27,6 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from npconform import NAME
 from npconform.verdict.checks import BY_ID as CHECK_BY_ID
 from npconform.verdict.checks import CHECKS
 from npconform.verdict.controls import CONTROLS, Control
@@ -225,9 +226,15 @@ def _first_line(text: object) -> str:
 def _claim(ctl: Control, results: Mapping[str, Any], tests: set[str]) -> str:
     env = results.get("environment") or {}
     steps = [s for s in results.get("scenarios") or [] if str(s.get("test")) in tests]
-    namespaces = sorted({ns for s in steps for ns in (s.get("namespaces") or {}).values()})
+    own = f"{NAME}-{(results.get('run') or {}).get('id')}-"
+    namespaces = sorted(
+        {ns for s in steps for ns in (s.get("namespaces") or {}).values() if ns.startswith(own)}
+    )
     adm = [a for a in results.get("admission") or [] if str(a.get("test")) in tests]
-    adm_ns = sorted({str(a.get("namespace")) for a in adm if a.get("namespace")})
+    adm_all = {str(a.get("namespace")) for a in adm if a.get("namespace")}
+    adm_ns = sorted(ns for ns in adm_all if ns.startswith(own))
+    adm_platform = sorted(adm_all - set(adm_ns))
+    action = str((env.get("constraint") or {}).get("enforcementAction") or "")
     constraint = env.get("constraint") or {}
     cni = env.get("cni") or "unknown CNI"
     if env.get("cni_version"):
@@ -240,6 +247,11 @@ def _claim(ctl: Control, results: Mapping[str, Any], tests: set[str]) -> str:
         "gatekeeper": env.get("gatekeeper") or "?",
         "constraint": constraint.get("name") or "?",
         "action": constraint.get("enforcementAction") or "?",
+        "refused": {
+            "warn": "admitted with its warning",
+            "dryrun": "admitted, to be listed by its audit,",
+        }.get(action, "refused"),
+        "platform_cases": f" (also {_ns_list(adm_platform)})" if adm_platform else "",
         "cases": len(adm),
         "coverage": _coverage_claim(results),
     }
@@ -265,9 +277,12 @@ def _coverage_claim(results: Mapping[str, Any]) -> str:
         return text + "; who can switch the safeguard off was not examined"
     found = sw.get("findings") or []
     outside = sorted({str(f["subject"]) for f in found if not f.get("platform")})
+    runner = sorted({str(f["subject"]) for f in found if f.get("runner")})
     return text + (
         f"; of {plural(len(found), 'RBAC grant')} that can switch the safeguard off, none "
-        "is to a tenant service account"
+        "that the API server confirms is to a tenant's service account or a group that "
+        "includes them"
+        + (f" other than the verifier's own role ({_ns_list(runner)})" if runner else "")
         + (
             f" ({len(outside)} subject(s) outside the platform: {_ns_list(outside)})"
             if outside
