@@ -210,6 +210,52 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return VERDICT_EXIT[cov.verdict]
 
 
+def read_tenants(path: Path | None) -> Any:
+    """The declared tenant model (none given: each non-platform namespace its own)."""
+    from npconform.model.tenants import TenantModel, TenantsError, load
+
+    if path is None:
+        return TenantModel()
+    try:
+        return load(path.read_text(encoding="utf-8"), str(path))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
+    except TenantsError as e:
+        raise UsageError(str(e)) from None
+
+
+def cmd_tenants(args: argparse.Namespace) -> int:
+    from npconform.gatekeeper.coverage import pages
+    from npconform.model.tenants import PLATFORM, Assignment
+
+    model = read_tenants(args.file)
+    if args.json is not None and not args.json.parent.is_dir():
+        raise UsageError(f"{args.json}: no such directory {args.json.parent}")
+    c = _clients(args)
+    progress = _progress if sys.stderr.isatty() else None
+    namespaces = [
+        (n["metadata"]["name"], dict(n["metadata"].get("labels") or {}))
+        for n in pages(c.core().list_namespace, "namespaces", progress)
+    ]
+    a = Assignment(model, model.assign(namespaces))
+    rows = [("NAMESPACE", "BELONGS TO", "BECAUSE")] + [
+        (ns, "platform" if m.kind == PLATFORM else f"tenant {m.name}", m.why)
+        for ns, m in sorted(a.members.items())
+    ]
+    width = [max(len(r[i]) for r in rows) for i in range(2)]
+    print(model.describe())
+    for r in rows:
+        print(f"{r[0]:<{width[0]}}  {r[1]:<{width[1]}}  {r[2]}")
+    tenants = a.tenants()
+    print(
+        f"{len(tenants)} tenant(s) over {sum(map(len, tenants.values()))} namespace(s); "
+        f"{len(a.platform())} platform namespace(s)"
+    )
+    if args.json is not None:
+        args.json.write_text(json.dumps(a.to_json(), indent=2) + "\n")
+    return 0
+
+
 RESULTS_FILE = "results.json"
 #: Exit status of ``verdict`` per verdict, and when a file of the bundle was edited.
 VERDICT_EXIT = {"PASS": 0, "FAIL": 1, "INCOMPLETE": 3}
@@ -359,6 +405,18 @@ def main(argv: list[str] | None = None) -> int:
         help="compute from a saved snapshot instead of a cluster (nothing is probed)",
     )
     cv.add_argument("--progress", action="store_true", help="report long reads on stderr")
+    tn = sub.add_parser(
+        "tenants",
+        parents=[common],
+        help="which tenant (or the platform) each namespace belongs to, by a tenants file",
+    )
+    tn.add_argument(
+        "--file",
+        type=Path,
+        default=None,
+        help="the tenants file (YAML; default: each non-platform namespace its own tenant)",
+    )
+    tn.add_argument("--json", type=Path, default=None, help="write the assignment as JSON here")
     # diff and verdict read files only: no kubeconfig, no cluster
     df = sub.add_parser("diff", help="what changed between two runs' results (exit 1: worse)")
     df.add_argument("old", help="results.json of the earlier run (or its report directory)")
@@ -375,6 +433,7 @@ def main(argv: list[str] | None = None) -> int:
             "verifier-kubeconfig": cmd_verifier_kubeconfig,
             "deployed": cmd_deployed,
             "coverage": cmd_coverage,
+            "tenants": cmd_tenants,
             "diff": cmd_diff,
             "verdict": cmd_verdict,
         }[args.cmd](args)

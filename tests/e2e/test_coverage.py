@@ -12,7 +12,6 @@ from __future__ import annotations
 import copy
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
+from tests.e2e.cli import npconform
 
 from npconform.cluster import kube
 from npconform.cluster.client import Clients
@@ -44,7 +44,6 @@ pytestmark = [
     pytest.mark.check("COVERAGE-TOOL"),
 ]
 
-ROOT = Path(__file__).resolve().parents[2]
 UNSEEN = "npconform.io/coverage-unseen"
 WELKIN = "elastisys-require-networkpolicy"
 
@@ -92,24 +91,7 @@ def _dry_run_answer(clients: Clients, ns: str, image: str, want: str) -> None:
 
 
 def _cli(run_state: RunState, out: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "npconform.cli",
-            "--kubeconfig",
-            str(run_state.kubeconfig),
-            "coverage",
-            "--json",
-            str(out),
-            *args,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
+    return npconform(run_state.kubeconfig, "coverage", "--json", str(out), *args)
 
 
 def _by_ns(doc: dict[str, Any]) -> dict[str, dict[str, Any]]:

@@ -3,19 +3,14 @@ policies, read back, computed, and probed from a short-lived pod of another name
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
+from tests.e2e.cli import npconform
 
 from npconform.cluster.workload import RUN_LABEL
 from npconform.platform.target import RunState
 from npconform.scenario.world import PodDef, World
 
 pytestmark = [pytest.mark.cluster, pytest.mark.check("DEPLOYED-VERIFY")]
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def policy(name: str, spec: dict) -> dict:
@@ -51,25 +46,7 @@ def test_deployed_verify_agrees_with_the_policies(run_state: RunState) -> None:
         )
         w.add_pods([PodDef("shop", "web", {"app": "web"}), PodDef("shop", "db", {"app": "db"})])
 
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "npconform.cli",
-                "--kubeconfig",
-                str(clients.kubeconfig),
-                "deployed",
-                ns,
-                "--verify",
-                "--probe-image",
-                w.image,
-            ],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
+        proc = npconform(clients.kubeconfig, "deployed", ns, "--verify", "--probe-image", w.image)
         out = proc.stdout + proc.stderr
         assert proc.returncode == 0, out
         # From another namespace only web:8080 is open; the database is closed to it.

@@ -155,6 +155,12 @@ CHECKS: tuple[Check, ...] = (
         "the webhook never sees, and reads the Welkin profile with no option.",
     ),
     Check(
+        "TENANTS-TOOL",
+        "Tenant model, on real namespaces",
+        "`npconform tenants` places each namespace of a cluster in the platform or a tenant "
+        "as the tenants file declares (platform rule, explicit lists, HNC root, label).",
+    ),
+    Check(
         "DEPLOYED-VERIFY",
         "Deployed-cluster verification",
         "`npconform deployed --verify` agrees with the policies on live traffic.",
