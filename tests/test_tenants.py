@@ -102,22 +102,31 @@ def test_intended_flows_match_by_tenant_namespace_pods_and_port() -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("text", "message"),
-    [
-        ("[1, 2]", "tenants file t.yaml: expected a mapping with version: 1"),
-        ("version: 2", "tenants file t.yaml: at version: 1 was expected"),
-        ("version: 1\ntenant: {label: x}", "at the top level: Additional properties are not allowed ('tenant' was unexpected)"),  # noqa: E501
-        ("version: 1\ntenants: {label: 'a b'}", "at tenants.label: 'a b' does not match"),
-        ("version: 1\nplatform: {labels: [owner]}", "at platform.labels[0]: 'owner' does not match"),  # noqa: E501
-        ("version: 1\nintended: [{from: {tenant: a}, to: {tenant: b}, ports: [53/XDP]}]", "at intended[0].ports[0]: '53/XDP' does not match"),  # noqa: E501
-        ("version: 1\nintended: [{from: {tenant: a}, to: {tenant: b}, ports: [99999/TCP]}]", "port '99999/TCP' is not between 1 and 65535"),  # noqa: E501
-        ("version: 1\nintended: [{from: {}, to: {tenant: b}}]", "at intended[0].from: {} should be non-empty"),  # noqa: E501
-        ("version: 1\ntenants: {namespaces: {Shop: [a]}}", "at tenants.namespaces: 'Shop' does not match"),  # noqa: E501
-        ("version: 1\ntenants: [", "tenants file t.yaml: not YAML at line"),
-        ("version: 1\nplatform: {namespaces: ['kube*x']}", "at platform.namespaces[0]: 'kube*x' does not match"),  # noqa: E501
-    ],
-)  # fmt: skip
+BAD = [
+    ("[1, 2]", "tenants file t.yaml: expected a mapping with version: 1"),
+    ("version: 2", "tenants file t.yaml: at version: 1 was expected"),
+    ("version: 1\ntenant: {label: x}", "at the top level: Additional properties are not allowed"),
+    ("version: 1\ntenants: {label: 'a b'}", "at tenants.label: 'a b' is not a label key"),
+    ("version: 1\nplatform: {labels: [owner]}", "at platform.labels[0]: 'owner' is not KEY=VALUE"),
+    ("version: 1\nplatform: {labels: ['a/b/c=x']}", "at platform.labels[0]: 'a/b/c=x' is not"),
+    ("version: 1\nintended: [{from: {tenant: a}, to: {tenant: b}, ports: [53/XDP]}]",
+     "at intended[0].ports[0]: '53/XDP' is not PORT/PROTOCOL"),
+    ("version: 1\nintended: [{from: {tenant: a}, to: {tenant: b}, ports: [70000/TCP]}]",
+     "at intended[0].ports[0]: '70000/TCP' is not PORT/PROTOCOL: PORT 1-65535"),
+    ("version: 1\nintended: [{from: {}, to: {tenant: b}}]", "at intended[0].from: {} should be non-empty"),  # noqa: E501
+    ("version: 1\nintended: [{from: {platform: true, tenant: a}, to: {tenant: b}}]",
+     "at intended[0].from: give platform or a tenant, not both"),
+    ("version: 1\nintended: [{from: {tenant: a}, to: {pods: {}}}]", "at intended[0].to.pods: {} should be non-empty"),  # noqa: E501
+    ("version: 1\ntenants: {namespaces: {Shop: [a]}}", "at tenants.namespaces: 'Shop' is not a namespace name"),  # noqa: E501
+    ("version: 1\ntenants: {namespaces: {123: team-123, shop: shop-web}}", "at tenants.namespaces"),
+    ("version: 1\ntenants: [", "tenants file t.yaml: not YAML at line"),
+    ("version: 1\nplatform: {namespaces: ['kube*x']}", "at platform.namespaces[0]: 'kube*x' is not NAME, NAME* or *NAME"),  # noqa: E501
+    ("version: 1\nplatform: {namespaces: [*-system]}", "(quote a value that starts with *, e.g. '*/UDP')"),  # noqa: E501
+    ("", "tenants file t.yaml: expected a mapping with version: 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("text", "message"), BAD)
 def test_a_bad_file_gets_one_line(text: str, message: str) -> None:
     with pytest.raises(TenantsError) as e:
         load(text, "t.yaml")
@@ -138,4 +147,37 @@ def test_the_command_refuses_a_bad_file_before_it_connects(tmp_path, capsys) -> 
     assert "\n" not in err
     assert main([*args[:-1], str(tmp_path / "missing.yaml")]) == 2
     assert "cannot read" in capsys.readouterr().err
-    assert list(tmp_path.iterdir()) == [bad]  # nothing written
+    latin = tmp_path / "latin.yaml"
+    latin.write_bytes("version: 1 # caf\xe9\n".encode("latin-1"))
+    assert main([*args[:-1], str(latin)]) == 2
+    assert capsys.readouterr().err.strip() == f"npconform: tenants file {latin}: not UTF-8 text"
+    assert sorted(tmp_path.iterdir()) == sorted([bad, latin])  # nothing written
+
+
+def test_an_exact_name_wins_over_a_pattern_and_a_tie_is_refused() -> None:
+    m = load("version: 1\ntenants: {namespaces: {a: [shop-*], shop: [shop-db]}}", "t.yaml")
+    assert m.member("shop-db", {}).name == "shop"
+    assert m.member("shop-web", {}).name == "a"
+    m = load("version: 1\ntenants: {namespaces: {a: [shop-*], b: ['*-db']}}", "t.yaml")
+    with pytest.raises(TenantsError) as e:
+        m.assign([("shop-db", {})])
+    assert str(e.value) == (
+        "tenants file t.yaml: namespace shop-db is in the tenants.namespaces of both "
+        "a (shop-*) and b (*-db)"
+    )
+
+
+def test_a_namespace_of_its_own_never_joins_a_tenant_of_the_same_name() -> None:
+    m = load("version: 1\ntenants: {label: tenant}", "t.yaml")
+    a = m.assign([("web", {"tenant": "blog"}), ("blog", {}), ("other", {})])
+    assert {ns: x.name for ns, x in a.items()} == {
+        "web": "blog",
+        "blog": "blog (own namespace)",
+        "other": "other",
+    }
+
+
+def test_no_platform_label_when_the_file_gives_none() -> None:
+    m = load("version: 1\nplatform: {labels: []}", "t.yaml")
+    assert m.member("kube-system", {"owner": "operator"}).kind == TENANT
+    assert "platform: none" in m.describe()

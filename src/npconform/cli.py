@@ -220,6 +220,8 @@ def read_tenants(path: Path | None) -> Any:
         return load(path.read_text(encoding="utf-8"), str(path))
     except OSError as e:
         raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"tenants file {path}: not UTF-8 text") from None
     except TenantsError as e:
         raise UsageError(str(e)) from None
 
@@ -237,7 +239,12 @@ def cmd_tenants(args: argparse.Namespace) -> int:
         (n["metadata"]["name"], dict(n["metadata"].get("labels") or {}))
         for n in pages(c.core().list_namespace, "namespaces", progress)
     ]
-    a = Assignment(model, model.assign(namespaces))
+    from npconform.model.tenants import TenantsError
+
+    try:
+        a = Assignment(model, model.assign(namespaces))
+    except TenantsError as e:
+        raise UsageError(str(e)) from None
     rows = [("NAMESPACE", "BELONGS TO", "BECAUSE")] + [
         (ns, "platform" if m.kind == PLATFORM else f"tenant {m.name}", m.why)
         for ns, m in sorted(a.members.items())

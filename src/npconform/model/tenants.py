@@ -41,6 +41,7 @@ SCHEMA_FILE = "tenants-v1.schema.json"
 HNC_DEPTH = ".tree.hnc.x-k8s.io/depth"
 PLATFORM = "platform"
 TENANT = "tenant"
+OWN = "a tenant of its own"
 
 
 class TenantsError(ValueError):
@@ -122,10 +123,10 @@ class TenantModel:
         for p in self.platform_namespaces:
             if name_matches(p, namespace):
                 return Member(PLATFORM, "", f"platform.namespaces {p}")
-        for tenant, patterns in self.lists:
-            for p in patterns:
-                if name_matches(p, namespace):
-                    return Member(TENANT, tenant, f"tenants.namespaces {tenant}: {p}")
+        listed = self._listed(namespace)
+        if listed:
+            tenant, p = listed
+            return Member(TENANT, tenant, f"tenants.namespaces {tenant}: {p}")
         if self.hnc:
             root = hnc_root(labels)
             if root:
@@ -133,10 +134,37 @@ class TenantModel:
         if self.label and labels.get(self.label):
             value = labels[self.label]
             return Member(TENANT, value, f"label {self.label}={value}")
-        return Member(TENANT, namespace, "a tenant of its own")
+        return Member(TENANT, namespace, OWN)
+
+    def _listed(self, namespace: str) -> tuple[str, str] | None:
+        """The explicit list that names the namespace: an exact name before a pattern;
+        TenantsError when lists of two tenants claim it equally."""
+        for exact in (True, False):
+            hits = [
+                (t, p)
+                for t, ps in self.lists
+                for p in ps
+                if ("*" not in p) == exact and name_matches(p, namespace)
+            ]
+            if len({t for t, _ in hits}) > 1:
+                claims = " and ".join(f"{t} ({p})" for t, p in hits)
+                raise TenantsError(
+                    f"tenants file {self.source or '(none)'}: namespace {namespace} is in "
+                    f"the tenants.namespaces of both {claims}"
+                )
+            if hits:
+                return hits[0]
+        return None
 
     def assign(self, namespaces: Iterable[tuple[str, Mapping[str, str]]]) -> dict[str, Member]:
-        return {name: self.member(name, labels) for name, labels in namespaces}
+        """Every namespace placed; a namespace that is a tenant of its own but shares its
+        name with a tenant a rule found is kept apart, as ``NAME (own namespace)``."""
+        out = {name: self.member(name, labels) for name, labels in namespaces}
+        found = {m.name for m in out.values() if m.kind == TENANT and m.why != OWN}
+        for ns, m in out.items():
+            if m.why == OWN and m.name in found:
+                out[ns] = Member(TENANT, f"{ns} (own namespace)", OWN)
+        return out
 
     def intended_flow(
         self,
@@ -160,6 +188,7 @@ class TenantModel:
             ways.append(f"namespace label {self.label}")
         platform = [f"label {k}={v}" for k, v in self.platform_labels]
         platform += [f"namespace {n}" for n in self.platform_namespaces]
+        platform = platform or ["none"]
         return (
             f"tenants by {', then '.join(ways) or 'namespace'}"
             + ("; any other namespace is a tenant of its own" if ways else "")
@@ -200,12 +229,9 @@ def _endpoint(d: Mapping[str, Any]) -> Endpoint:
 
 
 def _port(item: str) -> tuple[int | None, str]:
+    """``PORT/PROTOCOL`` as the schema admits it (PORT 1-65535 or ``*``)."""
     port, _, proto = item.partition("/")
-    if port == "*":
-        return None, proto
-    if not 1 <= int(port) <= 65535:
-        raise TenantsError(f"port {item!r} is not between 1 and 65535")
-    return int(port), proto
+    return (None if port == "*" else int(port)), proto
 
 
 def from_doc(doc: Any, source: str = "") -> TenantModel:
@@ -213,27 +239,32 @@ def from_doc(doc: Any, source: str = "") -> TenantModel:
     prefix = f"tenants file {source}: " if source else "tenants: "
     if not isinstance(doc, dict):
         raise TenantsError(f"{prefix}expected a mapping with version: 1")
-    errors = sorted(Draft202012Validator(_schema()).iter_errors(doc), key=lambda e: e.path)
+    errors = sorted(
+        Draft202012Validator(_schema()).iter_errors(doc),
+        key=lambda e: [str(p) for p in e.absolute_path],
+    )
     if errors:
         e = errors[0]
-        raise TenantsError(f"{prefix}at {_where(list(e.absolute_path))}: {e.message}")
+        said = e.message
+        if e.validator in ("pattern", "not") and e.schema.get("description"):
+            said = f"{e.instance!r} is not {e.schema['description']}"
+        elif e.validator == "not":
+            said = "give platform or a tenant, not both"
+        raise TenantsError(f"{prefix}at {_where(list(e.absolute_path))}: {said}")
     tenants = doc.get("tenants") or {}
     platform = doc.get("platform") or {}
     labels = tuple(
         (k, v) for k, _, v in (str(s).partition("=") for s in platform.get("labels") or [])
     )
-    try:
-        flows = tuple(
-            Flow(
-                _endpoint(f["from"]),
-                _endpoint(f["to"]),
-                tuple(_port(p) for p in f.get("ports") or []),
-                str(f.get("description") or ""),
-            )
-            for f in doc.get("intended") or []
+    flows = tuple(
+        Flow(
+            _endpoint(f["from"]),
+            _endpoint(f["to"]),
+            tuple(_port(p) for p in f.get("ports") or []),
+            str(f.get("description") or ""),
         )
-    except TenantsError as e:
-        raise TenantsError(f"{prefix}{e}") from None
+        for f in doc.get("intended") or []
+    )
     return TenantModel(
         lists=tuple((t, tuple(ps)) for t, ps in (tenants.get("namespaces") or {}).items()),
         hnc=bool(tenants.get("hnc")),
@@ -254,9 +285,11 @@ def load(text: str, source: str) -> TenantModel:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise TenantsError(
-            f"tenants file {source}: not YAML{where}: {getattr(e, 'problem', e)}"
-        ) from None
+        lines = text.splitlines()
+        line = lines[mark.line] if mark is not None and mark.line < len(lines) else ""
+        hint = " (quote a value that starts with *, e.g. '*/UDP')" if "*" in line else ""
+        problem = str(getattr(e, "problem", None) or e).replace("\n", " ")
+        raise TenantsError(f"tenants file {source}: not YAML{where}: {problem}{hint}") from None
     return from_doc(doc, source)
 
 
