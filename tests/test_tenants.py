@@ -49,7 +49,7 @@ NAMESPACES = [
 
 def test_namespaces_are_placed_in_order() -> None:
     m = load(FILE, "t.yaml")
-    got = {ns: (x.kind, x.name, x.why) for ns, x in m.assign(NAMESPACES).items()}
+    got = {ns: (x.kind, x.name, x.why) for ns, x in m.assign(NAMESPACES).members.items()}
     assert got == {
         "kube-system": (PLATFORM, "", "label owner=operator"),
         "ingress-nginx": (PLATFORM, "", "platform.namespaces ingress-nginx"),
@@ -62,7 +62,7 @@ def test_namespaces_are_placed_in_order() -> None:
 
 
 def test_without_a_file_each_non_platform_namespace_is_its_own_tenant() -> None:
-    a = TenantModel().assign(NAMESPACES)
+    a = TenantModel().assign(NAMESPACES).members
     assert a["kube-system"].kind == PLATFORM
     assert {ns: x.name for ns, x in a.items() if x.kind == TENANT} == {
         ns: ns for ns, _ in NAMESPACES if ns != "kube-system"
@@ -81,7 +81,7 @@ def test_hnc_root_is_the_deepest_ancestor() -> None:
 
 def test_intended_flows_match_by_tenant_namespace_pods_and_port() -> None:
     m = load(FILE, "t.yaml")
-    a = m.assign(NAMESPACES)
+    a = m.assign(NAMESPACES).members
 
     def side(ns: str, labels: dict[str, str]) -> tuple:
         return (a[ns], ns, labels)
@@ -169,7 +169,7 @@ def test_an_exact_name_wins_over_a_pattern_and_a_tie_is_refused() -> None:
 
 def test_a_namespace_of_its_own_never_joins_a_tenant_of_the_same_name() -> None:
     m = load("version: 1\ntenants: {label: tenant}", "t.yaml")
-    a = m.assign([("web", {"tenant": "blog"}), ("blog", {}), ("other", {})])
+    a = m.assign([("web", {"tenant": "blog"}), ("blog", {}), ("other", {})]).members
     assert {ns: x.name for ns, x in a.items()} == {
         "web": "blog",
         "blog": "blog (own namespace)",

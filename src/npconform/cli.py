@@ -22,7 +22,7 @@ import base64
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from kubernetes import client
@@ -34,6 +34,9 @@ from npconform.cluster.client import Clients
 from npconform.cluster.options import PLATFORM_OPTIONS, UsageError
 from npconform.resources import MANIFESTS
 from npconform.scenario import externals
+
+if TYPE_CHECKING:
+    from npconform.model.tenants import TenantModel
 
 VERIFIER_NS = f"{NAME}-verifier"
 
@@ -210,7 +213,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     return VERDICT_EXIT[cov.verdict]
 
 
-def read_tenants(path: Path | None) -> Any:
+def read_tenants(path: Path | None) -> TenantModel:
     """The declared tenant model (none given: each non-platform namespace its own)."""
     from npconform.model.tenants import TenantModel, TenantsError, load
 
@@ -228,7 +231,7 @@ def read_tenants(path: Path | None) -> Any:
 
 def cmd_tenants(args: argparse.Namespace) -> int:
     from npconform.gatekeeper.coverage import pages
-    from npconform.model.tenants import PLATFORM, Assignment
+    from npconform.model.tenants import PLATFORM, TenantsError
 
     model = read_tenants(args.file)
     if args.json is not None and not args.json.parent.is_dir():
@@ -239,10 +242,8 @@ def cmd_tenants(args: argparse.Namespace) -> int:
         (n["metadata"]["name"], dict(n["metadata"].get("labels") or {}))
         for n in pages(c.core().list_namespace, "namespaces", progress)
     ]
-    from npconform.model.tenants import TenantsError
-
     try:
-        a = Assignment(model, model.assign(namespaces))
+        a = model.assign(namespaces)
     except TenantsError as e:
         raise UsageError(str(e)) from None
     rows = [("NAMESPACE", "BELONGS TO", "BECAUSE")] + [

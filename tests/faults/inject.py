@@ -406,7 +406,7 @@ def _skip_by_match_condition(c: Clients) -> None:
 def _drop_match_condition(c: Clients) -> None:
     found = validation_webhook(c)
     if found and found[1].get("matchConditions"):
-        patch_webhook(c, "remove", "matchConditions")
+        patch_webhook(c, "remove", "matchConditions", found=found)
     _drop_namespace(c, CEL_NS)
 
 

@@ -9,7 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from npconform import NAME
+from npconform import NAME, run_prefix
 
 TARGETS = ("kind", "existing")
 CNIS = ("calico", "kube-router", "cilium")
@@ -152,7 +152,7 @@ class RunOptions:
 
     @property
     def namespace_prefix(self) -> str:
-        return f"{NAME}-{self.run_id}"
+        return run_prefix(self.run_id)
 
     def to_json(self) -> dict[str, Any]:
         d = asdict(self)

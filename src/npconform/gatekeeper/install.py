@@ -22,15 +22,9 @@ AUDIT_INTERVAL = 10
 
 
 def set_failure_policy(clients: Clients, policy: str) -> None:
-    adm = client.AdmissionregistrationV1Api(clients.api())
-    name = gk.WEBHOOK_CONFIG
-    patch = [
-        {"op": "replace", "path": f"/webhooks/{i}/failurePolicy", "value": policy}
-        for i, w in enumerate(adm.read_validating_webhook_configuration(name).webhooks or [])
-        if w.name == gk.WEBHOOK
-    ]
-    if patch:
-        adm.patch_validating_webhook_configuration(name, patch)
+    found = validation_webhook(clients)
+    if found is not None:
+        patch_webhook(clients, "replace", "failurePolicy", policy, found)
 
 
 def validation_webhook(clients: Clients) -> tuple[int, dict[str, Any]] | None:
@@ -49,9 +43,16 @@ def validation_webhook(clients: Clients) -> tuple[int, dict[str, Any]] | None:
     return None
 
 
-def patch_webhook(clients: Clients, op: str, field: str, value: Any = None) -> None:
-    """One JSON-patch operation on a field of the validation webhook."""
-    found = validation_webhook(clients)
+def patch_webhook(
+    clients: Clients,
+    op: str,
+    field: str,
+    value: Any = None,
+    found: tuple[int, dict[str, Any]] | None = None,
+) -> None:
+    """One JSON-patch operation on a field of the validation webhook (``found``: its
+    lookup, when the caller has just made it)."""
+    found = found or validation_webhook(clients)
     if found is None:
         raise LookupError(f"{gk.WEBHOOK_CONFIG} has no webhook {gk.WEBHOOK}")
     patch: dict[str, Any] = {"op": op, "path": f"/webhooks/{found[0]}/{field}"}
@@ -68,7 +69,7 @@ def namespace_selector(clients: Clients, replace: dict[str, Any] | None = None) 
     if found is None:
         raise LookupError(f"{gk.WEBHOOK_CONFIG} has no webhook {gk.WEBHOOK}")
     if replace is not None:
-        patch_webhook(clients, "replace", "namespaceSelector", replace)
+        patch_webhook(clients, "replace", "namespaceSelector", replace, found)
     return dict(found[1].get("namespaceSelector") or {})
 
 

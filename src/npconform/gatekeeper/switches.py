@@ -15,7 +15,6 @@ from npconform.gatekeeper.coverage import Progress, pages
 from npconform.model.coverage import EXEMPT, Coverage
 from npconform.model.rbac import (
     BY_WHAT,
-    VERIFIER_ROLES,
     findings,
     platform_subjects,
     review_request,
@@ -77,8 +76,7 @@ def examine(
                     raise
                 cov.switches_missing.append("create subjectaccessreviews.authorization.k8s.io")
                 break
-    mine = tuple(f"-> ClusterRole {r}" for r in VERIFIER_ROLES)
-    if not runner and any(f.breach and f.binding.endswith(mine) for f in found):
+    if not runner and any(f.breach and f.via_verifier for f in found):
         cov.switches_missing.append(
             "create selfsubjectreviews.authentication.k8s.io (who runs the check: the "
             "verifier's own grants cannot be told apart)"

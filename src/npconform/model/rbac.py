@@ -84,6 +84,7 @@ class Finding:
     confirmed: bool | None = None  # the API server's answer to a SubjectAccessReview
     runner: bool = False  # the identity running the check, through the verifier's own role
     tenant: bool = False  # a tenant's service account, or a group that includes them
+    via_verifier: bool = False  # granted through one of the verifier's ClusterRoles
 
     @property
     def breach(self) -> bool:
@@ -172,6 +173,7 @@ def findings(
         bkind = "RoleBinding" if ns else "ClusterRoleBinding"
         bname = f"{ns}/{b['metadata']['name']}" if ns else b["metadata"]["name"]
         via = f"{bkind} {bname} -> {ref.get('kind')} {ref.get('name')}"
+        verifier = ref.get("kind") == "ClusterRole" and ref.get("name") in VERIFIER_ROLES
         for p in POWERS:
             # a RoleBinding grants what lives in its namespace, and that namespace itself
             if ns and not (p.namespaced and p.namespace == ns) and p.resource != "namespaces":
@@ -185,12 +187,7 @@ def findings(
             for s in b.get("subjects") or []:
                 if ns and s.get("kind") == "ServiceAccount" and not s.get("namespace"):
                     s = {**s, "namespace": ns}  # the API server's default in a RoleBinding
-                mine = (
-                    bool(runner)
-                    and username(s) == runner
-                    and ref.get("kind") == "ClusterRole"
-                    and ref.get("name") in VERIFIER_ROLES
-                )
+                mine = verifier and bool(runner) and username(s) == runner
                 key = (subject_id(s), p.what, mine)
                 if key in out:
                     continue
@@ -207,6 +204,7 @@ def findings(
                     only,
                     runner=mine,
                     tenant=not is_platform(s) and includes_tenants(s, set()),
+                    via_verifier=verifier,
                 )
     return sorted(out.values(), key=lambda f: (f.platform, f.subject, f.can))
 
@@ -265,7 +263,7 @@ def review_request(f: Finding, power: Power) -> dict[str, Any]:
         attrs["name"] = f.only[0]
     spec: dict[str, Any] = {"resourceAttributes": attrs}
     if f.kind == "ServiceAccount":
-        spec["user"] = f"system:serviceaccount:{f.namespace}:{f.name}"
+        spec["user"] = username({"kind": f.kind, "name": f.name, "namespace": f.namespace})
         spec["groups"] = ["system:serviceaccounts", f"system:serviceaccounts:{f.namespace}"]
     elif f.kind == "Group":
         spec["user"] = "npconform:group-member"

@@ -26,14 +26,13 @@ namespace is a tenant of its own. Pure: namespaces come in as names and labels.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator
 
+from npconform import schemas
 from npconform.model.coverage import PLATFORM_LABEL, name_matches
 
 SCHEMA_FILE = "tenants-v1.schema.json"
@@ -156,7 +155,7 @@ class TenantModel:
                 return hits[0]
         return None
 
-    def assign(self, namespaces: Iterable[tuple[str, Mapping[str, str]]]) -> dict[str, Member]:
+    def assign(self, namespaces: Iterable[tuple[str, Mapping[str, str]]]) -> Assignment:
         """Every namespace placed; a namespace that is a tenant of its own but shares its
         name with a tenant a rule found is kept apart, as ``NAME (own namespace)``."""
         out = {name: self.member(name, labels) for name, labels in namespaces}
@@ -164,7 +163,7 @@ class TenantModel:
         for ns, m in out.items():
             if m.why == OWN and m.name in found:
                 out[ns] = Member(TENANT, f"{ns} (own namespace)", OWN)
-        return out
+        return Assignment(self, out)
 
     def intended_flow(
         self,
@@ -206,12 +205,6 @@ def hnc_root(labels: Mapping[str, str]) -> str:
     return best
 
 
-def _schema() -> dict[str, Any]:
-    text = resources.files("npconform.schemas").joinpath(SCHEMA_FILE).read_text("utf-8")
-    doc: dict[str, Any] = json.loads(text)
-    return doc
-
-
 def _where(path: Sequence[Any]) -> str:
     out = ""
     for p in path:
@@ -239,10 +232,8 @@ def from_doc(doc: Any, source: str = "") -> TenantModel:
     prefix = f"tenants file {source}: " if source else "tenants: "
     if not isinstance(doc, dict):
         raise TenantsError(f"{prefix}expected a mapping with version: 1")
-    errors = sorted(
-        Draft202012Validator(_schema()).iter_errors(doc),
-        key=lambda e: [str(p) for p in e.absolute_path],
-    )
+    validator = Draft202012Validator(schemas.load(SCHEMA_FILE))
+    errors = sorted(validator.iter_errors(doc), key=schemas.document_order)
     if errors:
         e = errors[0]
         said = e.message

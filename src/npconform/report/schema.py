@@ -12,10 +12,11 @@ import json
 import re
 import sys
 from datetime import datetime
-from importlib import resources
 from typing import Any
 
 from jsonschema import Draft202012Validator, FormatChecker
+
+from npconform import schemas
 
 SCHEMA_FILE = "results-v2.schema.json"
 #: The longest message one error line carries (a message quotes the offending value).
@@ -28,9 +29,7 @@ _RFC3339 = re.compile(
 
 def load_schema() -> dict[str, Any]:
     """The schema, read from the package ``npconform.schemas`` (a fresh copy each call)."""
-    text = resources.files("npconform.schemas").joinpath(SCHEMA_FILE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return schemas.load(SCHEMA_FILE)
 
 
 def _is_date_time(value: object) -> bool:
@@ -64,13 +63,7 @@ def _one_line(text: str) -> str:
 def validate(doc: object) -> list[str]:
     """Every way ``doc`` departs from the schema, one line each (``$.path: message``), in
     document order; empty when it is valid."""
-    errors = sorted(
-        _validator().iter_errors(doc),
-        key=lambda e: (
-            [(0, p, "") if isinstance(p, int) else (1, 0, str(p)) for p in e.absolute_path],
-            e.message,
-        ),
-    )
+    errors = sorted(_validator().iter_errors(doc), key=schemas.document_order)
     return [f"{e.json_path}: {_one_line(e.message)}" for e in errors]
 
 

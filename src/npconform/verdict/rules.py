@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from npconform import NAME
+from npconform import run_prefix
 from npconform.verdict.checks import BY_ID as CHECK_BY_ID
 from npconform.verdict.checks import CHECKS
 from npconform.verdict.controls import CONTROLS, Control
@@ -226,7 +226,7 @@ def _first_line(text: object) -> str:
 def _claim(ctl: Control, results: Mapping[str, Any], tests: set[str]) -> str:
     env = results.get("environment") or {}
     steps = [s for s in results.get("scenarios") or [] if str(s.get("test")) in tests]
-    own = f"{NAME}-{(results.get('run') or {}).get('id')}-"
+    own = run_prefix(str((results.get("run") or {}).get("id"))) + "-"
     namespaces = sorted(
         {ns for s in steps for ns in (s.get("namespaces") or {}).values() if ns.startswith(own)}
     )
@@ -234,7 +234,6 @@ def _claim(ctl: Control, results: Mapping[str, Any], tests: set[str]) -> str:
     adm_all = {str(a.get("namespace")) for a in adm if a.get("namespace")}
     adm_ns = sorted(ns for ns in adm_all if ns.startswith(own))
     adm_platform = sorted(adm_all - set(adm_ns))
-    action = str((env.get("constraint") or {}).get("enforcementAction") or "")
     constraint = env.get("constraint") or {}
     cni = env.get("cni") or "unknown CNI"
     if env.get("cni_version"):
@@ -250,7 +249,7 @@ def _claim(ctl: Control, results: Mapping[str, Any], tests: set[str]) -> str:
         "refused": {
             "warn": "admitted with its warning",
             "dryrun": "admitted, to be listed by its audit,",
-        }.get(action, "refused"),
+        }.get(str(constraint.get("enforcementAction")), "refused"),
         "platform_cases": f" (also {_ns_list(adm_platform)})" if adm_platform else "",
         "cases": len(adm),
         "coverage": _coverage_claim(results),
