@@ -1,204 +1,24 @@
-"""`npconform deployed`: port parsing, bad input, and the verdict of a verification."""
+"""`npconform deployed`: bad input in one line before touching a cluster; the twin pod as
+created (exact labels, never Ready, restricted, owned by the run's ConfigMap, a
+deadline); the plan's bounds; reading the twin's rounds; and how live readings are
+judged (arrived = connected or refused, blocked = timeout only, a blocked cell with no
+arrived probe to its pod and port is unconfirmed, not claimed)."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 from pathlib import Path
-from types import SimpleNamespace
-from typing import Any
 
 import pytest
 
-from npconform.deployed import (
-    Verification,
-    deployed_matrix,
-    parse_ports,
-    per_target_matrix,
-    probe_columns,
-    report_columns,
-    verify_deployed,
-)
-from npconform.model.matrix import Cell, Matrix
+from npconform.deployed import twins
+from npconform.model.isolation import State, compute
+from npconform.model.matrix import CONNECTED, REFUSED, TIMEOUT, Cell
 from npconform.model.netpol import ContainerPort, NamespaceModel, PodModel, PolicyEngine
+from npconform.model.tenants import TenantModel
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def test_parse_ports() -> None:
-    assert parse_ports("8080/TCP, 53/udp,9000") == [(8080, "TCP"), (53, "UDP"), (9000, "TCP")]
-    assert parse_ports("") == []
-    for bad in ("http", "0/TCP", "70000", "80/ICMP"):
-        with pytest.raises(ValueError, match=r"bad (port|protocol)"):
-            parse_ports(bad)
-
-
-# -- which pod is probed on which port --------------------------------------------------
-
-WEB = PodModel("a", "web", {"app": "web"}, "10.0.0.1", (ContainerPort(80, "TCP", "http"),))
-DB = PodModel(
-    "a",
-    "db",
-    {"app": "db"},
-    "10.0.0.2",
-    (ContainerPort(5432, "TCP", "pg"), ContainerPort(5432, "UDP"), ContainerPort(9187)),
-)
-DNS = PodModel("a", "dns", {"app": "dns"}, "10.0.0.3", (ContainerPort(53, "UDP"),))
-BARE = PodModel("a", "bare", {"app": "bare"}, "10.0.0.4")
-PODS = [WEB, DB, DNS, BARE]
-
-
-def test_each_pod_is_probed_on_its_own_ports_only() -> None:
-    assert probe_columns([WEB, DB]) == {
-        "a/web": [(80, "TCP")],
-        "a/db": [(5432, "TCP"), (9187, "TCP")],
-    }
-
-
-def test_given_ports_intersect_each_pods_declared_ports() -> None:
-    assert probe_columns([WEB, DB], "9187,80/tcp,8080") == {
-        "a/web": [(80, "TCP")],
-        "a/db": [(9187, "TCP")],
-    }
-    # a pod declaring none of the given ports is not probed
-    assert probe_columns([WEB, DB], "5432") == {"a/db": [(5432, "TCP")]}
-    assert probe_columns([WEB, DB], "8080") == {}
-
-
-def test_udp_is_not_probed_live() -> None:
-    assert probe_columns([DNS, DB]) == {"a/db": [(5432, "TCP"), (9187, "TCP")]}
-    assert probe_columns([DNS, DB], "53/udp,5432/udp") == {}
-
-
-def test_a_pod_without_declared_ports_is_skipped() -> None:
-    assert "a/bare" not in probe_columns(PODS)
-    assert "a/bare" not in report_columns(PODS)
-
-
-def test_computed_report_shows_each_pod_on_its_declared_ports() -> None:
-    assert report_columns(PODS) == {
-        "a/web": [(80, "TCP")],
-        "a/db": [(5432, "TCP"), (5432, "UDP"), (9187, "TCP")],
-        "a/dns": [(53, "UDP")],
-    }
-    # with --ports every pod is computed on the given ports
-    given = [(80, "TCP"), (53, "UDP")]
-    assert report_columns(PODS, "80,53/udp") == {p.id: given for p in PODS}
-
-
-def _deny_db_ingress() -> dict[str, Any]:
-    return {
-        "apiVersion": "networking.k8s.io/v1",
-        "kind": "NetworkPolicy",
-        "metadata": {"name": "db", "namespace": "a"},
-        "spec": {"podSelector": {"matchLabels": {"app": "db"}}, "policyTypes": ["Ingress"]},
-    }
-
-
-def test_per_target_matrix_has_only_each_targets_columns() -> None:
-    prober = PodModel("p", "probe", {}, "10.1.0.1")
-    engine = PolicyEngine(
-        [NamespaceModel("a", {}), NamespaceModel("p", {})], [*PODS, prober], [_deny_db_ingress()]
-    )
-    per_pod = probe_columns(PODS)
-    m = per_target_matrix(engine, [prober], [WEB, DB], per_pod)
-    assert dict(m.items()) == {
-        Cell("p/probe", "a/web", 80): True,
-        Cell("p/probe", "a/db", 5432): False,
-        Cell("p/probe", "a/db", 9187): False,
-    }
-    assert m.columns() == [(80, "TCP"), (5432, "TCP"), (9187, "TCP")]
-    # the column order of --ports is kept
-    m = per_target_matrix(engine, [prober], [WEB, DB], probe_columns(PODS, "9187,80"), "9187,80")
-    assert list(m) == [Cell("p/probe", "a/db", 9187), Cell("p/probe", "a/web", 80)]
-
-
-def _fake_clients(pods: list[PodModel], policies: list[dict[str, Any]]) -> Any:
-    """Clients whose API answers what read_world asks, from models (no cluster)."""
-
-    def k8s_pod(p: PodModel) -> SimpleNamespace:
-        ports = [
-            SimpleNamespace(container_port=c.port, protocol=c.protocol, name=c.name)
-            for c in p.ports
-        ]
-        return SimpleNamespace(
-            metadata=SimpleNamespace(name=p.name, labels=dict(p.labels)),
-            status=SimpleNamespace(phase="Running", pod_ip=p.ip),
-            spec=SimpleNamespace(host_network=False, containers=[SimpleNamespace(ports=ports)]),
-        )
-
-    core = SimpleNamespace(
-        read_namespace=lambda ns: SimpleNamespace(metadata=SimpleNamespace(labels={})),
-        list_namespaced_pod=lambda ns: SimpleNamespace(
-            items=[k8s_pod(p) for p in pods if p.namespace == ns]
-        ),
-    )
-    net = SimpleNamespace(
-        list_namespaced_network_policy=lambda ns: SimpleNamespace(
-            items=[pol for pol in policies if pol["metadata"]["namespace"] == ns]
-        )
-    )
-    return SimpleNamespace(core=lambda: core, net=lambda: net)
-
-
-def test_deployed_matrix_shows_each_pod_on_its_declared_ports() -> None:
-    m = deployed_matrix(_fake_clients([WEB, DB], [_deny_db_ingress()]), ["a"])
-    assert {(c.dst, c.column) for c in m} == {
-        ("a/web", (80, "TCP")),
-        ("a/db", (5432, "TCP")),
-        ("a/db", (5432, "UDP")),
-        ("a/db", (9187, "TCP")),
-    }
-    assert m.sources() == ["a/web", "a/db"]
-    assert m[Cell("a/web", "a/db", 5432)] is False
-    assert m[Cell("a/db", "a/web", 80)] is True
-
-
-def test_nothing_to_verify_before_anything_is_created() -> None:
-    clients = _fake_clients([DNS, BARE], [])  # it has no create_* methods: nothing created
-    with pytest.raises(
-        ValueError, match=r"^nothing to verify: no running pod with a declared TCP port$"
-    ):
-        verify_deployed(clients, ["a"], "image")
-    clients = _fake_clients([WEB, DB], [])
-    with pytest.raises(ValueError, match=r"^nothing to verify: .* among --ports 8080$"):
-        verify_deployed(clients, ["a"], "image", ports="8080")
-
-
-def test_verification_names_the_pods_it_did_not_probe() -> None:
-    v = Verification(Matrix({Cell("p/probe", "a/web", 80): True}), Matrix(), "p", [])
-    assert "not probed" not in v.text()
-    v = Verification(
-        Matrix({Cell("p/probe", "a/web", 80): True}), Matrix(), "p", [], ["a/db"], "80"
-    )
-    assert "not probed: 1 pod(s) declaring no TCP port among --ports 80: a/db" in v.text()
-
-
-def _verification(observed_db: bool, flapping: bool = False) -> Verification:
-    web, db = Cell("p/probe", "a/web", 80), Cell("p/probe", "a/db", 5432)
-    expected = Matrix({web: True, db: False})
-    observed = Matrix({web: True, db: observed_db})
-    return Verification(expected, observed, "p", [web] if flapping else [])
-
-
-def test_verification_agrees() -> None:
-    v = _verification(observed_db=False)
-    assert v.ok
-    assert "AGREE" in v.text()
-
-
-def test_verification_disagrees_when_a_blocked_port_answers() -> None:
-    v = _verification(observed_db=True)
-    assert not v.ok
-    text = v.text()
-    assert "DISAGREE: 1 probe(s)" in text
-    assert "a/db" in text
-
-
-def test_verification_flapping_is_a_failure() -> None:
-    v = _verification(observed_db=False, flapping=True)
-    assert not v.ok
-    assert "FLAPPING" in v.text()
 
 
 def cli(*args: str) -> subprocess.CompletedProcess[str]:
@@ -212,19 +32,40 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_bad_ports_exit_before_touching_a_cluster(tmp_path: Path) -> None:
-    p = cli("--kubeconfig", str(tmp_path / "none"), "deployed", "--ports", "web", "ns")
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--only", "a>b:1"], "--only selects probes: use it with --verify or --plan"),
+        (["--verify", "--only", "a/x>b/y"], "--only 'a/x>b/y': expected NS/POD>NS/POD:PORT"),
+        (["--verify", "--max-probes", "0"], "--max-probes must be at least 1"),
+        (
+            ["--tenants", "/nonexistent/t.yaml"],
+            "/nonexistent/t.yaml: cannot read: No such file or directory",
+        ),
+        (
+            ["--json", "/nonexistent/dir/x.json"],
+            "/nonexistent/dir/x.json: no such directory /nonexistent/dir",
+        ),
+    ],
+)
+def test_bad_input_is_one_line_before_touching_a_cluster(
+    tmp_path: Path, args: list[str], message: str
+) -> None:
+    p = cli("--kubeconfig", str(tmp_path / "none"), "deployed", *args)
+    assert p.returncode == 2, p.stderr
+    assert p.stderr.strip().splitlines() == [f"npconform: {message}"]
+
+
+def test_verify_and_plan_exclude_each_other(tmp_path: Path) -> None:
+    p = cli("--kubeconfig", str(tmp_path / "none"), "deployed", "--verify", "--plan")
     assert p.returncode == 2
-    assert p.stderr.strip().splitlines() == [
-        "npconform: --ports: bad port 'web': expected NUMBER[/PROTOCOL]"
-    ]
+    assert "not allowed with argument" in p.stderr
 
 
 def test_missing_kubeconfig(tmp_path: Path) -> None:
-    p = cli("--kubeconfig", str(tmp_path / "none"), "deployed", "--verify", "ns")
+    p = cli("--kubeconfig", str(tmp_path / "none"), "deployed", "--verify")
     assert p.returncode == 2
-    assert "does not exist" in p.stderr
-    assert len(p.stderr.strip().splitlines()) == 1
+    assert p.stderr.strip() == f"npconform: kubeconfig {tmp_path / 'none'} does not exist"
 
 
 def test_kubeconfig_is_accepted_before_and_after_the_command(tmp_path: Path) -> None:
@@ -233,3 +74,177 @@ def test_kubeconfig_is_accepted_before_and_after_the_command(tmp_path: Path) -> 
         p = cli(*args)
         assert p.returncode == 2
         assert p.stderr.strip() == f"npconform: kubeconfig {missing} does not exist"
+
+
+def _pod(ns: str, name: str, labels: dict[str, str], ip: str, *ports: tuple[int, str]) -> PodModel:
+    return PodModel(
+        ns, name, labels, ip, tuple(ContainerPort(p, proto, None) for p, proto in ports)
+    )
+
+
+def _iso(ready: bool = True):  # type: ignore[no-untyped-def]
+    pods = [
+        _pod(
+            "a",
+            "web-1",
+            {"app": "web", "pod-template-hash": "x1"},
+            "10.0.0.1",
+            (8080, "TCP"),
+            (53, "UDP"),
+        ),
+        _pod("a", "job-1", {"app": "job"}, "10.0.0.2"),
+        _pod("b", "db-1", {"app": "db"}, "10.0.0.3", (5432, "TCP")),
+    ]
+    policies = [
+        {
+            "metadata": {"name": "db", "namespace": "b"},
+            "spec": {"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]},
+        },
+    ]
+    state = State(
+        namespaces={"a": {}, "b": {}},
+        pods=pods,
+        policies=policies,
+        ready={p.id for p in pods} if ready else {"a/job-1", "b/db-1"},
+    )
+    return compute(state, TenantModel(platform_labels=()))
+
+
+def test_plan_names_what_is_not_probed_and_keeps_its_bounds() -> None:
+    iso = _iso()
+    plan = twins.make_plan(iso, max_twins=10, max_probes=100)
+    assert len(plan.twins) == 3 and plan.probes == 6  # 3 sources x (web:8080, db:5432)
+    why = dict(plan.not_probed)
+    assert why["a/job-1"] == "not probed: no declared port"
+    assert why["a/web-1 53/UDP"] == "not probed: UDP is computed only"
+    with pytest.raises(ValueError, match="6 probes exceed --max-probes 5"):
+        twins.make_plan(iso, max_twins=10, max_probes=5)
+    with pytest.raises(ValueError, match="3 twins exceed --max-twins 2"):
+        twins.make_plan(iso, max_twins=2, max_probes=100)
+    only = twins.make_plan(iso, 10, 100, only=["a/job-1>b/db-1:5432"])
+    assert [(t.of.id, [x.pod.id for x in t.targets]) for t in only.twins] == [
+        ("a/job-1", ["b/db-1"])
+    ]
+
+
+def test_a_target_without_a_ready_pod_is_not_probed() -> None:
+    plan = twins.make_plan(_iso(ready=False), 10, 100)
+    assert dict(plan.not_probed)["a/web-1"] == "not probed: no Ready pod to probe"
+
+
+def test_the_twin_has_the_real_pods_labels_and_is_never_ready_nor_adopted() -> None:
+    iso = _iso()
+    plan = twins.make_plan(iso, 10, 100)
+    tw = next(t for t in plan.twins if t.of.id == "a/web-1")
+    pod = twins.twin_manifest(plan, tw, "agnhost:x", "uid-1")
+    meta, spec = pod["metadata"], pod["spec"]
+    assert meta["labels"] == {"app": "web", "pod-template-hash": "x1"}  # exactly, nothing added
+    assert meta["namespace"] == "a"
+    owner = meta["ownerReferences"][0]
+    assert (owner["kind"], owner["uid"], owner["controller"]) == ("ConfigMap", "uid-1", True)
+    c = spec["containers"][0]
+    assert "ports" not in c
+    assert c["readinessProbe"]["exec"]["command"] == ["sh", "-c", "exit 1"]
+    sc = c["securityContext"]
+    assert sc["runAsNonRoot"] and not sc["allowPrivilegeEscalation"]
+    assert sc["capabilities"] == {"drop": ["ALL"]} and sc["readOnlyRootFilesystem"]
+    assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
+    assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+    assert 0 < spec["activeDeadlineSeconds"] <= 120
+    assert "10.0.0.1 8080" in c["command"][2] and "10.0.0.3 5432" in c["command"][2]
+    anchor = twins.anchor_manifest(plan, "a")
+    assert anchor["metadata"]["labels"]["npconform.io/role"] == "twin-anchor"
+
+
+def test_rounds_are_read_from_the_log_until_the_last_complete_one() -> None:
+    iso = _iso()
+    plan = twins.make_plan(iso, 10, 100)
+    tw = plan.twins[0]
+    log = (
+        "NPC-ROUND 1\nNPC 0 0 1.0 1.1\nNPC 1 1 1.0 2.0\n"
+        "NPC-OUT 1:nc: connect to 10.0.0.3 port 5432 (tcp) timed out\nNPC-END\n"
+        "NPC-ROUND 2\nNPC 0 0 3.0 3.1\n"
+    )
+    rounds = twins._rounds(log, tw, 1.0)
+    assert len(rounds) == 1
+    assert sorted(rounds[0].values()) == [CONNECTED, TIMEOUT]
+
+
+def _outcome(readings: dict[str, str]):  # type: ignore[no-untyped-def]
+    """Judge one round per twin where ``readings`` maps 'src>dst' to an outcome."""
+    iso = _iso()
+    plan = twins.make_plan(iso, 10, 100)
+    for tw in plan.twins:
+        tw.ip = "10.9.9.9"
+        rnd = {}
+        for i, t in enumerate(tw.targets):
+            rnd[Cell(str(i), "", *t.column)] = readings[f"{tw.of.name}>{t.pod.name}"]
+        tw.rounds = [rnd, rnd]
+    s = iso.state
+    engine = PolicyEngine(
+        [NamespaceModel(n, v) for n, v in s.namespaces.items()], s.pods, s.policies
+    )
+    return twins._compare(iso, plan, plan.twins, engine, [], lambda c, tw, t: "repeat", 1.0)
+
+
+def test_connected_and_refused_both_mean_arrived_only_timeout_means_blocked() -> None:
+    # expected: web:8080 open to all; db:5432 only from b (db-1 itself)
+    ok = _outcome(
+        {
+            "web-1>web-1": CONNECTED,
+            "job-1>web-1": REFUSED,
+            "db-1>web-1": CONNECTED,
+            "web-1>db-1": TIMEOUT,
+            "job-1>db-1": TIMEOUT,
+            "db-1>db-1": REFUSED,
+        }
+    )
+    assert ok.verdict == "PASS", ok.text()
+    leak = _outcome(
+        {
+            "web-1>web-1": CONNECTED,
+            "job-1>web-1": CONNECTED,
+            "db-1>web-1": CONNECTED,
+            "web-1>db-1": REFUSED,
+            "job-1>db-1": TIMEOUT,
+            "db-1>db-1": CONNECTED,
+        }
+    )
+    assert leak.verdict == "FAIL"
+    assert [str(c) for c in leak.disagree] == ["a/web-1 -> b/db-1:5432/TCP"]
+    assert "DISAGREE a/web-1 -> b/db-1:5432/TCP: expected blocked, observed refused" in leak.text()
+
+
+def test_a_blocked_cell_without_an_arrived_twin_is_unconfirmed() -> None:
+    dead = _outcome(
+        {
+            "web-1>web-1": CONNECTED,
+            "job-1>web-1": CONNECTED,
+            "db-1>web-1": CONNECTED,
+            "web-1>db-1": TIMEOUT,
+            "job-1>db-1": TIMEOUT,
+            "db-1>db-1": TIMEOUT,
+        }
+    )
+    # db-1's own twin lost its allowed probe (a disagreement); the two blocked cells to
+    # db-1:5432 have no arrived probe to that pod and port: not claimed
+    assert [str(c) for c in dead.disagree] == ["b/db-1 -> b/db-1:5432/TCP"]
+    assert sorted(str(c) for c in dead.unconfirmed) == [
+        "a/job-1 -> b/db-1:5432/TCP",
+        "a/web-1 -> b/db-1:5432/TCP",
+    ]
+
+
+def test_an_error_is_never_a_verdict() -> None:
+    err = _outcome(
+        {
+            "web-1>web-1": CONNECTED,
+            "job-1>web-1": "error",
+            "db-1>web-1": CONNECTED,
+            "web-1>db-1": TIMEOUT,
+            "job-1>db-1": TIMEOUT,
+            "db-1>db-1": CONNECTED,
+        }
+    )
+    assert err.verdict == "INCOMPLETE"
+    assert [str(c) for c, _ in err.errors] == ["a/job-1 -> a/web-1:8080/TCP"]

@@ -230,3 +230,47 @@ def test_finalize_is_idempotent_and_leaves_its_input_alone() -> None:
     once = rules.finalize(d)
     assert d == before
     assert rules.finalize(once) == once
+
+
+def _with_isolation(outcome: str, test_error: str = "") -> dict[str, Any]:
+    d = doc()
+    t = {
+        "nodeid": nodeid("SEG-DEPLOYED"),
+        "outcome": outcome,
+        "check": "SEG-DEPLOYED",
+        "duration_s": 1.0,
+        "area": "x",
+    }
+    if test_error:
+        t.update(test_error=test_error, message="E   IsolationUndetermined: not determined")
+    d["tests"].append(t)
+    d["selection"]["collected"].append({"nodeid": t["nodeid"], "check": "SEG-DEPLOYED"})
+    d["isolation"] = {
+        "scope": "every namespace; without the run's own namespaces",
+        "tenantModel": "tenants by namespace label tenant",
+        "inventory": {"namespaces": 9, "pods": 40, "policies": 12, "classes": 15, "tenants": 3},
+        "counts": {"FAIL": 0, "WARN": 2, "INFO": 1},
+    }
+    return d
+
+
+def test_the_deployed_isolation_widens_a822_only_when_it_ran_and_passed() -> None:
+    plain = control(doc(), "A.8.22")
+    assert "deployed" not in plain["evidence"]
+    assert "the cluster's own tenants were not examined" in plain["scope"]
+    wide = control(_with_isolation("passed"), "A.8.22")
+    assert wide["verdict"] == rules.PASS
+    assert (
+        "The workloads deployed on the cluster are segregated too: 40 running pods in 15 "
+        in (wide["evidence"])
+    )
+    assert "3 tenants (tenants by namespace label tenant)" in wide["evidence"]
+    assert "were computed from their pods and NetworkPolicies" in wide["scope"]
+    failed = control(_with_isolation("failed"), "A.8.22")
+    assert failed["verdict"] == rules.FAIL
+    assert [m["id"] for m in failed["missing"]] == ["SEG-DEPLOYED"]
+    error = control(_with_isolation("failed", test_error="IsolationUndetermined"), "A.8.22")
+    assert error["verdict"] == rules.INCOMPLETE and "SEG-DEPLOYED error" in error["evidence"]
+    skipped = control(_with_isolation("skipped"), "A.8.22")
+    assert skipped["verdict"] == rules.PASS
+    assert "deployed" not in skipped["evidence"] and skipped["scope"] == plain["scope"]

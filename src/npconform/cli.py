@@ -53,10 +53,16 @@ def _clients(args: argparse.Namespace) -> Clients:
 def cmd_cleanup(args: argparse.Namespace) -> int:
     from npconform.session import cleanup_leftovers
 
+    from npconform.deployed.twins import cleanup as cleanup_twins
+
     c = _clients(args)
     removed = cleanup_leftovers(c.kubeconfig, args.context)
     externals.stop_all()
-    print(f"removed {len(removed)} namespace(s): {', '.join(removed) or '-'}")
+    twins = cleanup_twins(c, "")
+    print(
+        f"removed {len(removed)} namespace(s): {', '.join(removed) or '-'}; "
+        f"{twins} twin pod(s) and ConfigMap(s) of `deployed --verify`"
+    )
     return 0
 
 
@@ -121,31 +127,94 @@ def cmd_verifier_kubeconfig(args: argparse.Namespace) -> int:
 
 
 def cmd_deployed(args: argparse.Namespace) -> int:
-    from npconform.deployed import parse_ports, report_deployed, verify_deployed
+    from npconform.deployed import twins
+    from npconform.deployed.read import read_state
+    from npconform.model.isolation import compute
+    from npconform.model.tenants import TenantModel, TenantsError
 
-    try:
-        parse_ports(args.ports)
-    except ValueError as e:
-        raise UsageError(f"--ports: {e}") from None
+    model = read_tenants(args.tenants) if args.tenants else TenantModel()
+    if args.json is not None and not args.json.parent.is_dir():
+        raise UsageError(f"{args.json}: no such directory {args.json.parent}")
+    for bound in ("max_probes", "max_twins"):
+        if getattr(args, bound) < 1:
+            raise UsageError(f"--{bound.replace('_', '-')} must be at least 1")
+    if args.only and not args.verify and not args.plan:
+        raise UsageError("--only selects probes: use it with --verify or --plan")
+    for item in args.only:
+        src, sep, rest = item.partition(">")
+        if not sep or "/" not in src or ":" not in rest or not rest.rpartition(":")[2].isdigit():
+            raise UsageError(f"--only {item!r}: expected NS/POD>NS/POD:PORT")
     c = _clients(args)
-    from npconform.cluster.workload import namespace_exists
-
-    missing = [n for n in args.namespaces if not namespace_exists(c, n)]
-    if missing:
-        raise UsageError("no such namespace: " + ", ".join(missing))
-    print(report_deployed(c, args.namespaces, ports=args.ports))
-    if not args.verify:
-        return 0
-    from npconform.lock import load
-
-    image = args.probe_image or load().image("agnhost")
+    progress = _progress if sys.stderr.isatty() else None
     try:
-        v = verify_deployed(c, args.namespaces, image, ports=args.ports, timeout=args.timeout)
-    except ValueError as e:
+        state = read_state(c, args.namespaces, args.namespace_selector, progress=progress)
+        iso = compute(state, model)
+    except (LookupError, ValueError) as e:
+        raise UsageError(str(e).strip("'\"")) from None
+    except TenantsError as e:
         raise UsageError(str(e)) from None
-    print()
-    print(v.text())
-    return 0 if v.ok else 1
+    doc = iso.to_json()
+    print(isolation_text(doc))
+    status = VERDICT_EXIT[iso.verdict]
+    if args.verify or args.plan:
+        from npconform.lock import load
+
+        image = args.probe_image or load().image("agnhost")
+        try:
+            plan = twins.make_plan(iso, args.max_twins, args.max_probes, args.timeout, args.only)
+        except ValueError as e:
+            raise UsageError(str(e)) from None
+        print()
+        if args.plan:
+            print(twins.describe_plan(plan, iso, image))
+        else:
+            base = [NAME, "deployed", "--kubeconfig", str(c.kubeconfig)]
+            base += ["--context", args.context] if args.context else []
+            base += ["--tenants", str(args.tenants)] if args.tenants else []
+            if args.namespace_selector:
+                base += ["--namespace-selector", args.namespace_selector]
+            base += list(args.namespaces)
+            out = twins.run(
+                c, iso, plan, image, twins.repeat_command(base), say=lambda m: print(m, flush=True)
+            )
+            print(out.text())
+            doc["verification"] = out.to_json()
+            status = max(status, VERDICT_EXIT[out.verdict], key=_severity)
+    if args.json is not None:
+        args.json.write_text(json.dumps(doc, indent=2) + "\n")
+    return status
+
+
+def _severity(code: int) -> int:
+    """FAIL (1) outranks INCOMPLETE (3), which outranks PASS (0)."""
+    return {0: 0, 3: 1, 1: 2}.get(code, 3)
+
+
+def isolation_text(doc: dict[str, Any]) -> str:
+    inv = doc["inventory"]
+    lines = [
+        f"scope: {doc['scope']}; {doc['tenantModel']}",
+        f"{inv['namespaces']} namespace(s), {inv['pods']} running pod(s) in {inv['classes']} "
+        f"class(es), {inv['policies']} NetworkPolicy(ies), {inv['tenants']} tenant(s); "
+        f"computed in {doc['seconds']:.2f} s",
+    ]
+    cells = [c for c in doc["matrix"]["cells"] if c["unintended"] or c["intended"]]
+    if cells:
+        lines.append("tenant -> tenant (class cells: unintended / intended):")
+        for cell in cells:
+            lines.append(
+                f"  {cell['source']} -> {cell['target']}: {cell['unintended']} / {cell['intended']}"
+            )
+    for f in doc["findings"]:
+        by = f" [opened by: {'; '.join(f['openedBy'])}]" if f["openedBy"] else ""
+        lines.append(f"{f['severity']} {f['kind']}: {f['subject']}: {f['message']}{by}")
+    for u in doc["unreadable"]:
+        lines.append(f"INCOMPLETE: namespace {u['namespace']} could not be read: {u['why']}")
+    n = doc["counts"]
+    lines.append(
+        f"isolation: {doc['verdict']} ({n['FAIL']} FAIL, {n['WARN']} WARN, {n['INFO']} INFO)"
+    )
+    return "\n".join(lines)
 
 
 def _progress(what: str, n: int) -> None:
@@ -215,18 +284,10 @@ def cmd_coverage(args: argparse.Namespace) -> int:
 
 def read_tenants(path: Path | None) -> TenantModel:
     """The declared tenant model (none given: each non-platform namespace its own)."""
-    from npconform.model.tenants import TenantModel, TenantsError, load
+    from npconform.cluster.options import read_tenants as read
+    from npconform.model.tenants import TenantModel
 
-    if path is None:
-        return TenantModel()
-    try:
-        return load(path.read_text(encoding="utf-8"), str(path))
-    except OSError as e:
-        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
-    except UnicodeDecodeError:
-        raise UsageError(f"tenants file {path}: not UTF-8 text") from None
-    except TenantsError as e:
-        raise UsageError(str(e)) from None
+    return TenantModel() if path is None else read(path)
 
 
 def cmd_tenants(args: argparse.Namespace) -> int:
@@ -365,21 +426,37 @@ def main(argv: list[str] | None = None) -> int:
     dp = sub.add_parser(
         "deployed",
         parents=[common],
-        help="reachability implied by the NetworkPolicies of namespaces",
+        help="tenant isolation of what is deployed: computed for every pod class, "
+        "optionally proven on live traffic from twin pods",
     )
-    dp.add_argument("namespaces", nargs="+")
+    dp.add_argument("namespaces", nargs="*", help="only these namespaces (default: all)")
     dp.add_argument(
-        "--ports",
-        default="",
-        help="port/protocol columns, e.g. 8080/TCP,53/UDP (default: pods' ports)",
+        "--tenants", type=Path, default=None, help="tenants file (README: Tenants, declared)"
     )
-    dp.add_argument(
+    dp.add_argument("--namespace-selector", default="", help="only namespaces with these labels")
+    dp.add_argument("--json", type=Path, default=None, help="also write the result as JSON")
+    mode = dp.add_mutually_exclusive_group()
+    mode.add_argument(
         "--verify",
         action="store_true",
-        help="also probe the pods' TCP ports from a short-lived pod in a namespace of its own "
-        "(sends traffic to the pods: opt-in)",
+        help="probe from twins of the tenants' pods (sends traffic to the cluster's pods: "
+        "opt-in; creates short-lived pods and ConfigMaps: README, Tenant isolation)",
     )
-    dp.add_argument("--probe-image", default=None, help="image of the probe pod (agnhost)")
+    mode.add_argument(
+        "--plan",
+        action="store_true",
+        help="print every probe and object --verify would create; send and create nothing",
+    )
+    dp.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="NS/POD>NS/POD:PORT",
+        help="verify only this probe (repeatable)",
+    )
+    dp.add_argument("--max-probes", type=int, default=2000, help="refuse a larger plan")
+    dp.add_argument("--max-twins", type=int, default=100, help="refuse a larger plan")
+    dp.add_argument("--probe-image", default=None, help="image of the twins (agnhost)")
     dp.add_argument("--timeout", type=float, default=1.0, help="per-probe timeout, seconds")
     cv = sub.add_parser(
         "coverage",

@@ -29,6 +29,7 @@ from npconform.cluster.options import (
     RunOptions,
     UsageError,
 )
+from npconform.deployed.read import IsolationUndetermined
 from npconform.gatekeeper.coverage import CoverageUndetermined
 from npconform.lock import load
 from npconform.model.pairing import PairingError
@@ -47,7 +48,13 @@ _SESSION = pytest.StashKey[Session]()
 _STATE = pytest.StashKey[RunState]()
 _COLLECTED = pytest.StashKey[dict[str, Any]]()
 #: Exceptions that mean the test could not measure: errors of the test, never verdicts.
-_TEST_ERRORS = (ProbeError, ScenarioError, PairingError, CoverageUndetermined)
+_TEST_ERRORS = (
+    ProbeError,
+    ScenarioError,
+    PairingError,
+    CoverageUndetermined,
+    IsolationUndetermined,
+)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -146,6 +153,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     g.addoption("--run-id", default=None, help="run id (default: random)")
     for flag, metavar, text in PLATFORM_OPTIONS:
         g.addoption(flag, action="append", default=[], metavar=metavar, help=text)
+    g.addoption(
+        "--tenants",
+        default="",
+        metavar="FILE",
+        help="the tenants file of the cluster's own workloads (README: Tenants, declared; default: "
+        "the platform rule above plus the constraint's excludedNamespaces, each other "
+        "namespace a tenant of its own)",
+    )
 
 
 def options_from(config: pytest.Config) -> RunOptions:
@@ -177,6 +192,7 @@ def options_from(config: pytest.Config) -> RunOptions:
         platform_labels=list(o.platform_label),
         platform_namespaces=list(o.platform_namespace),
         platform_subjects=list(o.platform_subject),
+        tenants=o.tenants,
     )
     if o.run_id is not None:
         opts.run_id = o.run_id

@@ -480,6 +480,80 @@ def _drop_group_labeller(c: Clients) -> None:
     _drop_namespace(c, GROUP_NS)
 
 
+HOLE_NS = ("npconform-fault-hole-x", "npconform-fault-hole-y")
+
+
+def _tenant_hole(c: Clients) -> None:
+    """Two tenant namespaces of the cluster's own (not the run's), each pod admitted by a
+    policy that selects it; y's also admits every pod of x: an unintended cross-tenant
+    flow that admission cannot see."""
+    import time
+
+    from npconform.lock import load
+
+    x, y = HOLE_NS
+    for ns in HOLE_NS:
+        _fault_namespace(c, ns, {})
+        own: dict[str, Any] = {"from": [{"podSelector": {}}]}
+        ingress = [own] + (
+            [{"from": [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": x}}}]}]
+            if ns == y
+            else []
+        )
+        c.net().create_namespaced_network_policy(
+            ns,
+            {
+                "apiVersion": "networking.k8s.io/v1",
+                "kind": "NetworkPolicy",
+                "metadata": {"name": "tenant"},
+                "spec": {"podSelector": {}, "ingress": ingress},
+            },
+        )
+        c.core().create_namespaced_pod(
+            ns,
+            {
+                "apiVersion": "v1",
+                "kind": "Pod",
+                "metadata": {"name": "app", "labels": {"app": "app"}},
+                "spec": {
+                    "automountServiceAccountToken": False,
+                    "containers": [
+                        {
+                            "name": "app",
+                            "image": load().image("agnhost"),
+                            "args": ["serve-hostname", "--tcp", "--http=false", "--port=8080"],
+                            "ports": [{"containerPort": 8080, "name": "http"}],
+                            "securityContext": {
+                                "allowPrivilegeEscalation": False,
+                                "capabilities": {"drop": ["ALL"]},
+                                "runAsNonRoot": True,
+                                "runAsUser": 65534,
+                                "seccompProfile": {"type": "RuntimeDefault"},
+                            },
+                        }
+                    ],
+                },
+            },
+        )
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        phases = [c.core().read_namespaced_pod("app", ns).status.phase for ns in HOLE_NS]
+        if phases == ["Running", "Running"]:
+            return
+        time.sleep(1)
+    raise RuntimeError(f"the fault's pods did not start: {phases}")
+
+
+def _close_tenant_hole(c: Clients) -> None:
+    import time
+
+    for ns in HOLE_NS:
+        _drop_namespace(c, ns)
+    deadline = time.monotonic() + 180
+    while any(namespace_exists(c, ns) for ns in HOLE_NS) and time.monotonic() < deadline:
+        time.sleep(2)
+
+
 FAULTS = [
     Fault(
         "CNI dropping everything",
@@ -663,6 +737,19 @@ FAULTS = [
         _fix_template,
         ["suites/admission/test_selectors.py", "-k", "In or NotIn or Exists"],
         ["In-value-not-listed: expected the webhook to deny it"],
+    ),
+    Fault(
+        "cross-tenant hole in the deployed workloads",
+        f"two tenant namespaces of the cluster's own ({HOLE_NS[0]}, {HOLE_NS[1]}), every pod "
+        f"selected by a policy; {HOLE_NS[1]}'s also admits every pod of {HOLE_NS[0]}",
+        _tenant_hole,
+        _close_tenant_hole,
+        ["suites/isolation/test_deployed.py"],
+        [
+            f"FAIL cross-tenant: {HOLE_NS[1]}/app (tenant {HOLE_NS[1]})",
+            f"from tenant(s) {HOLE_NS[0]}",
+            f"opened by: {HOLE_NS[1]}/tenant ingress[1]",
+        ],
     ),
 ]
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from npconform import NAME, __version__, bench
 from npconform.bench.coverage import scale as coverage_scale
+from npconform.bench.isolation import in_own_process as isolation_scale
 from npconform.bench.measure import (
     ROOT,
     MemorySampler,
@@ -44,8 +45,14 @@ def main(argv: list[str] | None = None) -> int:
         help="only the coverage computation at scale (no cluster); the other figures in "
         "--out/results.json are kept",
     )
+    ap.add_argument(
+        "--isolation-only",
+        action="store_true",
+        help="only the tenant isolation computation at scale (no cluster); the other "
+        "figures in --out/results.json are kept",
+    )
     args = ap.parse_args(argv)
-    if args.coverage_only:
+    if args.coverage_only or args.isolation_only:
         previous = args.out / "results.json"
         if not previous.is_file():
             print(
@@ -53,7 +60,10 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         kept: dict[str, Any] = json.loads(previous.read_text())
-        kept["coverage"] = coverage_scale()
+        if args.coverage_only:
+            kept["coverage"] = coverage_scale()
+        if args.isolation_only:
+            kept["isolation"] = isolation_scale()
         return _write(args.out, kept)
     opts = RunOptions(cluster_name=args.cluster_name, images="auto")
     workdir = (ROOT / "reports" / ".bench").resolve()
@@ -67,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         "calico": load().module("calico").display_version,
         "startup": start,
         "coverage": coverage_scale(),
+        "isolation": isolation_scale(),
     }
     try:
         w, m = matrix_world(state)

@@ -72,6 +72,7 @@ def markdown(r: dict[str, Any]) -> str:
         *[f"| -n {x['workers']} | {x['seconds']} | {x['summary']} |" for x in r["suite"]],
         "",
         *_coverage(r.get("coverage")),
+        *_isolation(r.get("isolation")),
         "## Peak memory",
         "",
         f"- cluster (sum of the node containers): {r['memory']['cluster_peak_mib']:.0f} MiB",
@@ -80,6 +81,31 @@ def markdown(r: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _isolation(iso: dict[str, Any] | None) -> list[str]:
+    if not iso:
+        return []
+    found = ", ".join(f"{n} {k}" for k, n in iso["findings"].items())
+    return [
+        "## Tenant isolation at scale (no cluster)",
+        "",
+        "`npconform deployed` on a generated multi-tenant cluster state (tenants of one to "
+        "four namespaces, segregation, component, demo-style open, cross-tenant, DNS and "
+        f"ipBlock policies), loaded from JSON ({iso['state_mib']} MiB) and computed whole: "
+        f"classes, reachability, findings, tenant matrix (median of {iso['rounds']} rounds, in "
+        "a process of its own; peak memory is that process's, the generated state included). "
+        "Targets: under 60 s, under 2 GiB. Regenerate this figure alone with "
+        "`scripts/bench --isolation-only`.",
+        "",
+        "| namespaces | pods | NetworkPolicies | classes | tenants | seconds (median) | max "
+        "| peak MiB | findings |",
+        "|---|---|---|---|---|---|---|---|---|",
+        f"| {iso['namespaces']} | {iso['pods']} | {iso['policies']} | {iso['classes']} | "
+        f"{iso['tenants']} | {iso['seconds_median']} | {iso['seconds_max']} | "
+        f"{iso['peak_rss_mib']} | {found} |",
+        "",
+    ]
 
 
 def _coverage(cv: dict[str, Any] | None) -> list[str]:

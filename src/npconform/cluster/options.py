@@ -7,9 +7,12 @@ import re
 import secrets
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from npconform import NAME, run_prefix
+
+if TYPE_CHECKING:
+    from npconform.model.tenants import TenantModel
 
 TARGETS = ("kind", "existing")
 CNIS = ("calico", "kube-router", "cilium")
@@ -54,6 +57,20 @@ PLATFORM_OPTIONS: tuple[tuple[str, str, str], ...] = (
 
 class UsageError(ValueError):
     """Bad input: reported as one line, non-zero exit, nothing created."""
+
+
+def read_tenants(path: Path) -> TenantModel:
+    """A tenants file read into its model; UsageError (one line) on any fault."""
+    from npconform.model.tenants import TenantsError, load
+
+    try:
+        return load(path.read_text(encoding="utf-8"), str(path))
+    except OSError as e:
+        raise UsageError(f"{path}: cannot read: {e.strerror or e}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"tenants file {path}: not UTF-8 text") from None
+    except TenantsError as e:
+        raise UsageError(str(e)) from None
 
 
 def namespace_name(*parts: str) -> str:
@@ -103,6 +120,8 @@ class RunOptions:
     platform_namespaces: list[str] = field(default_factory=list)
     #: subjects that may switch the safeguard off: User:NAME, Group:NAME, ServiceAccount:NS/NAME
     platform_subjects: list[str] = field(default_factory=list)
+    #: the tenants file of the cluster's own workloads ("" : none)
+    tenants: str = ""
     run_id: str = field(default_factory=lambda: secrets.token_hex(3))
 
     def validate(self) -> None:
@@ -141,6 +160,8 @@ class RunOptions:
                 check_subject(subject)
         except ValueError as e:
             raise UsageError(str(e)) from None
+        if self.tenants:
+            read_tenants(Path(self.tenants))
         if self.target == "existing":
             if self.kubeconfig is None:
                 env = os.environ.get("KUBECONFIG")

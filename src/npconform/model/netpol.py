@@ -66,6 +66,8 @@ __all__ = [
     "network_policy",
     "parse_policy",
     "parse_selector",
+    "port_matches",
+    "rule_admits_port",
 ]
 
 NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name"
@@ -654,6 +656,35 @@ def dump_policies(policies: Iterable[Mapping[str, Any]]) -> str:
 # --------------------------------------------------------------------------- the engine
 
 
+def port_matches(
+    spec: PortSpec, dst_ports: Sequence[ContainerPort] | None, port: int, protocol: str
+) -> bool:
+    """Whether a rule's ``ports`` entry admits ``port``/``protocol`` on a destination that
+    declares ``dst_ports`` (None: a destination outside the cluster, which has no names).
+    A named port resolves against the destination's container ports, for ingress and
+    egress rules alike."""
+    if spec.protocol != protocol:
+        return False
+    if spec.port is None:
+        return True
+    if isinstance(spec.port, str):
+        if dst_ports is None:
+            return False
+        return any(
+            cp.name == spec.port and cp.protocol == protocol and cp.port == port for cp in dst_ports
+        )
+    if spec.end_port is None:
+        return port == spec.port
+    return spec.port <= port <= spec.end_port
+
+
+def rule_admits_port(
+    rule: Rule, dst_ports: Sequence[ContainerPort] | None, port: int, protocol: str
+) -> bool:
+    """A rule's ports admit the port: it lists none (every port) or one entry matches."""
+    return not rule.ports or any(port_matches(s, dst_ports, port, protocol) for s in rule.ports)
+
+
 @dataclass
 class Verdict:
     """Why ``src`` does or does not reach ``dst`` on ``port``/``protocol``."""
@@ -782,22 +813,7 @@ class PolicyEngine:
 
     @staticmethod
     def _port_matches(spec: PortSpec, dst: Peer, port: int, protocol: str) -> bool:
-        if spec.protocol != protocol:
-            return False
-        if spec.port is None:
-            return True
-        if isinstance(spec.port, str):
-            # A named port resolves against the destination pod's container ports, for
-            # ingress and egress rules alike; an external destination has no names.
-            if not isinstance(dst, PodModel):
-                return False
-            return any(
-                cp.name == spec.port and cp.protocol == protocol and cp.port == port
-                for cp in dst.ports
-            )
-        if spec.end_port is None:
-            return port == spec.port
-        return spec.port <= port <= spec.end_port
+        return port_matches(spec, dst.ports if isinstance(dst, PodModel) else None, port, protocol)
 
     def _rule_admits(
         self, policy: ParsedPolicy, rule: Rule, remote: Peer, dst: Peer, port: int, protocol: str

@@ -173,6 +173,7 @@ def build(
     selection = read_collection(workdir / "evidence") if workdir else {}
     scenarios, admission, violations, not_tested, conduct = [], [], [], [], []
     coverage: dict[str, Any] = {}
+    isolation: dict[str, Any] = {}
     for e in evidence:
         t, d, test = e["type"], e["data"], base_nodeid(str(e["test"]))
         if t == "scenario":
@@ -181,6 +182,8 @@ def build(
             admission += [{"test": test, **row} for row in d]
         elif t == "coverage":
             coverage = {"test": test, **d}
+        elif t == "isolation":
+            isolation = {"test": test, **d}
         elif t == "audit_violations":
             violations += d
         elif t == "not_tested":
@@ -247,6 +250,7 @@ def build(
         "admission": admission,
         "audit_violations": violations,
         "coverage": coverage,
+        "isolation": isolation,
         "not_tested": not_tested,
         "conduct": {"cluster_changes": conduct, "cleanup": dict(cleanup or {})},
         "timings": list(state.get("timings") or []) if state else [],

@@ -212,6 +212,47 @@ def change_view(c: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def isolation_view(doc: Mapping[str, Any]) -> dict[str, Any]:
+    """The tenant x tenant matrix (cells expandable to their class pairs) and findings."""
+    if not doc:
+        return {"recorded": False}
+    tenants = list((doc.get("matrix") or {}).get("tenants") or [])
+    cells = {(c["source"], c["target"]): c for c in (doc.get("matrix") or {}).get("cells") or []}
+    targets = tenants + (["platform"] if any(t == "platform" for _, t in cells) else [])
+    rows = []
+    for s in tenants:
+        row = []
+        for t in targets:
+            c = cells.get((s, t))
+            row.append(
+                {
+                    "self": s == t,
+                    "bad": bool(c and c["unintended"]),
+                    "text": f"{c['unintended']} / {c['intended']}" if c else "",
+                    "pairs": (c or {}).get("pairs") or [],
+                    "more": (c["cells"] - len(c["pairs"])) if c else 0,
+                }
+            )
+        rows.append({"tenant": s, "cells": row})
+    inv = doc.get("inventory") or {}
+    return {
+        "recorded": True,
+        "test": doc.get("test", ""),
+        "verdict": doc.get("verdict", ""),
+        "scope": doc.get("scope", ""),
+        "model": doc.get("tenantModel", ""),
+        "line": (
+            f"{inv.get('namespaces', 0)} namespaces, {inv.get('pods', 0)} running pods in "
+            f"{inv.get('classes', 0)} classes, {inv.get('policies', 0)} NetworkPolicies, "
+            f"{inv.get('tenants', 0)} tenants; computed in {doc.get('seconds', 0)} s"
+        ),
+        "targets": targets,
+        "rows": rows,
+        "findings": list(doc.get("findings") or []),
+        "unreadable": list(doc.get("unreadable") or []),
+    }
+
+
 def coverage_view(doc: Mapping[str, Any]) -> dict[str, Any]:
     """The coverage table: one row per namespace, with the terminal's wording."""
     from npconform.report.coverage import confirmed_cell, live_cell, status_cell, summary_line
@@ -323,6 +364,7 @@ def view(r: Mapping[str, Any]) -> dict[str, Any]:
         "artifacts_changed": rows(r.get("artifacts_changed"), "kind", "namespace", "name",
                                   "start", "end"),
         "coverage": coverage_view(r.get("coverage") or {}),
+        "isolation": isolation_view(r.get("isolation") or {}),
         "admission": rows(r.get("admission"), "case", "kind", "namespace", "expected",
                           "observed", "ok", "message", "test"),
         "steps": [step_view(i, s, by_id) for i, s in enumerate(r.get("scenarios") or [])],

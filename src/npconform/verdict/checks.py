@@ -163,7 +163,18 @@ CHECKS: tuple[Check, ...] = (
     Check(
         "DEPLOYED-VERIFY",
         "Deployed-cluster verification",
-        "`npconform deployed --verify` agrees with the policies on live traffic.",
+        "`npconform deployed` computes a multi-tenant workload's isolation (the open policy "
+        "and the cross-tenant hole, nothing else), `--plan` creates nothing, and `--verify` "
+        "agrees with it cell by cell on live traffic from twin pods and leaves nothing "
+        "behind, also on Ctrl-C.",
+    ),
+    Check(
+        "SEG-DEPLOYED",
+        "Tenant isolation of the deployed workloads",
+        "Computed from every pod and NetworkPolicy of the cluster (the run's own namespaces "
+        "excepted): no tenant reaches another tenant's or the platform's pods beyond the "
+        "flows the tenants file declares; admitted-but-open policies and unselected pods are "
+        "listed. Widens the A.8.22 claim when it runs.",
     ),
 )
 

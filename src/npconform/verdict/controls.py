@@ -21,6 +21,12 @@ class Control:
     required: tuple[str, ...]  # check ids
     claim: str  # what a PASS shows; {placeholders} filled from the run (see rules.claim)
     scope: str  # what it does not show
+    # A check that widens the claim when it ran: failed -> FAIL, error -> INCOMPLETE,
+    # passed -> the claim gains ``widened_claim`` and the scope becomes ``widened_scope``;
+    # not run (or skipped) -> claim and scope unchanged.
+    widened_by: str = ""
+    widened_claim: str = ""
+    widened_scope: str = ""
 
 
 CONTROLS: tuple[Control, ...] = (
@@ -80,6 +86,13 @@ CONTROLS: tuple[Control, ...] = (
         "the declared flows and nothing else.",
         "Shown for the suite's tenant and component scenarios; the cluster's own tenants "
         "were not examined.",
+        widened_by="SEG-DEPLOYED",
+        widened_claim=" The workloads deployed on the cluster are segregated too: {isolation}.",
+        widened_scope="Shown for the suite's tenant and component scenarios on live traffic; "
+        "the cluster's own tenants were computed from their pods and NetworkPolicies as the "
+        "tenants model declares (not probed live by the suite: `npconform deployed --verify` "
+        "does that), with Kubernetes NetworkPolicy semantics only (policies of the CNI's own "
+        "API are not read).",
     ),
 )
 

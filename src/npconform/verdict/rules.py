@@ -253,8 +253,24 @@ def _claim(ctl: Control, results: Mapping[str, Any], tests: set[str]) -> str:
         "platform_cases": f" (also {_ns_list(adm_platform)})" if adm_platform else "",
         "cases": len(adm),
         "coverage": _coverage_claim(results),
+        "isolation": _isolation_claim(results),
     }
     return ctl.claim.format(**values)
+
+
+def _isolation_claim(results: Mapping[str, Any]) -> str:
+    doc = results.get("isolation") or {}
+    inv = doc.get("inventory") or {}
+    if not inv:
+        return "not examined"
+    n = doc.get("counts") or {}
+    return (
+        f"{inv.get('pods', 0)} running pods in {inv.get('classes', 0)} classes, "
+        f"{inv.get('namespaces', 0)} namespaces ({doc.get('scope', '?')}), "
+        f"{inv.get('tenants', 0)} tenants ({doc.get('tenantModel', '?')}): no tenant reaches "
+        f"another tenant or the platform beyond the declared flows "
+        f"({n.get('WARN', 0)} warnings listed in the report)"
+    )
 
 
 def _coverage_claim(results: Mapping[str, Any]) -> str:
@@ -306,8 +322,14 @@ def compute_controls(
     out = []
     for ctl in CONTROLS:
         rows = [status[cid] for cid in ctl.required]
+        wide = status.get(ctl.widened_by) if ctl.widened_by else None
         failed = [r for r in rows if r["status"] == FAILED]
         missing = [r for r in rows if r["status"] != PASSED and r["status"] != FAILED]
+        if wide is not None and wide["status"] == FAILED:
+            failed.append(wide)
+        elif wide is not None and wide["status"] == ERROR:
+            missing.append(wide)
+        widened = wide is not None and wide["status"] == PASSED
         if failed:
             verdict = FAIL
             evidence = "Not proven: " + "; ".join(f"{r['id']} {r['reason']}" for r in failed)
@@ -320,6 +342,8 @@ def compute_controls(
             verdict = PASS
             tests = {str(t["nodeid"]) for r in rows for t in r["tests"]}
             evidence = _claim(ctl, results, tests)
+            if widened:
+                evidence += ctl.widened_claim.format(isolation=_isolation_claim(results))
         out.append(
             {
                 "id": ctl.id,
@@ -333,7 +357,7 @@ def compute_controls(
                     for r in [*failed, *missing]
                 ],
                 "evidence": evidence,
-                "scope": ctl.scope,
+                "scope": ctl.widened_scope if widened else ctl.scope,
             }
         )
     return out
