@@ -170,16 +170,21 @@ def test_rounds_are_read_from_the_log_until_the_last_complete_one() -> None:
     assert sorted(rounds[0].values()) == [CONNECTED, TIMEOUT]
 
 
-def _outcome(readings: dict[str, str]):  # type: ignore[no-untyped-def]
-    """Judge one round per twin where ``readings`` maps 'src>dst' to an outcome."""
+def _outcome(  # type: ignore[no-untyped-def]
+    readings: dict[str, str], before: dict[str, str] | None = None, reject: bool = False
+):
+    """Judge two rounds per twin where ``readings`` maps 'src>dst' to the last round's
+    outcome (``before``: the round before differs there)."""
     iso = _iso()
-    plan = twins.make_plan(iso, 10, 100)
+    plan = twins.make_plan(iso, 10, 100, reject=reject)
     for tw in plan.twins:
         tw.ip = "10.9.9.9"
-        rnd = {}
+        rnd, prev = {}, {}
         for i, t in enumerate(tw.targets):
-            rnd[Cell(str(i), "", *t.column)] = readings[f"{tw.of.name}>{t.pod.name}"]
-        tw.rounds = [rnd, rnd]
+            pair = f"{tw.of.name}>{t.pod.name}"
+            rnd[Cell(str(i), "", *t.column)] = readings[pair]
+            prev[Cell(str(i), "", *t.column)] = (before or {}).get(pair, readings[pair])
+        tw.rounds = [prev, rnd]
     s = iso.state
     engine = PolicyEngine(
         [NamespaceModel(n, v) for n, v in s.namespaces.items()], s.pods, s.policies
@@ -248,3 +253,126 @@ def test_an_error_is_never_a_verdict() -> None:
     )
     assert err.verdict == "INCOMPLETE"
     assert [str(c) for c, _ in err.errors] == ["a/job-1 -> a/web-1:8080/TCP"]
+
+
+class _Resp:
+    def __init__(self, doc: dict) -> None:  # type: ignore[type-arg]
+        import json
+
+        self.data = json.dumps(doc).encode()
+
+
+def _forbidden() -> Exception:
+    from kubernetes.client.exceptions import ApiException
+
+    return ApiException(status=403, reason="Forbidden")
+
+
+class _FakeApi:
+    """Lists that a verifier allowed to read namespaces a and b, but not c, would get."""
+
+    def __init__(self) -> None:
+        self.pods = {
+            "a": [self._pod("a", "web", True)],
+            "b": [self._pod("b", "db", False), self._pod("b", "node-agent", True, host=True)],
+            "c": [self._pod("c", "secret", True)],
+        }
+
+    @staticmethod
+    def _pod(ns: str, name: str, ready: bool, host: bool = False) -> dict:  # type: ignore[type-arg]
+        return {
+            "metadata": {"namespace": ns, "name": name, "labels": {"app": name}},
+            "spec": {"hostNetwork": host, "containers": [{"ports": [{"containerPort": 80}]}]},
+            "status": {
+                "phase": "Running",
+                "podIP": "10.0.0.1",
+                "conditions": [{"type": "Ready", "status": "True" if ready else "False"}],
+            },
+        }
+
+    def list_namespace(self, **kw: object) -> _Resp:
+        return _Resp({"items": [{"metadata": {"name": n}} for n in "abc"], "metadata": {}})
+
+    def list_pod_for_all_namespaces(self, **kw: object) -> _Resp:
+        raise _forbidden()
+
+    def list_namespaced_pod(self, ns: str, **kw: object) -> _Resp:
+        if ns == "c":
+            raise _forbidden()
+        return _Resp({"items": self.pods[ns], "metadata": {}})
+
+    def list_network_policy_for_all_namespaces(self, **kw: object) -> _Resp:
+        raise _forbidden()
+
+    def list_namespaced_network_policy(self, ns: str, **kw: object) -> _Resp:
+        return _Resp({"items": [], "metadata": {}})
+
+
+def test_a_namespace_the_reader_may_not_read_is_named_and_incomplete() -> None:
+    from types import SimpleNamespace
+
+    from npconform.deployed.read import read_state
+
+    api = _FakeApi()
+    clients = SimpleNamespace(core=lambda: api, net=lambda: api)
+    state = read_state(clients)  # type: ignore[arg-type]
+    assert state.unreadable == {"c": "pods: 403 Forbidden"}
+    assert sorted(p.id for p in state.pods) == ["a/web", "b/db"]  # c's pod is not guessed
+    assert state.ready == {"a/web"} and state.host_network == ["b/node-agent"]
+    # one tenant: nothing crosses a boundary, so only what was not read decides
+    iso = compute(state, TenantModel(lists=(("t", ("a", "b", "c")),), platform_labels=()))
+    assert iso.verdict == "INCOMPLETE"
+    assert iso.to_json()["unreadable"] == [{"namespace": "c", "why": "pods: 403 Forbidden"}]
+
+
+def test_an_error_in_the_round_before_is_not_flapping() -> None:
+    out = _outcome(
+        {
+            "web-1>web-1": CONNECTED,
+            "job-1>web-1": CONNECTED,
+            "db-1>web-1": CONNECTED,
+            "web-1>db-1": TIMEOUT,
+            "job-1>db-1": TIMEOUT,
+            "db-1>db-1": CONNECTED,
+        },
+        before={"job-1>web-1": "error"},
+    )
+    assert out.verdict == "PASS" and not out.flapping, out.text()
+
+
+def test_on_a_rejecting_cni_a_refusal_is_blocked() -> None:
+    readings = {
+        "web-1>web-1": CONNECTED,
+        "job-1>web-1": CONNECTED,
+        "db-1>web-1": CONNECTED,
+        "web-1>db-1": REFUSED,
+        "job-1>db-1": REFUSED,
+        "db-1>db-1": CONNECTED,
+    }
+    assert _outcome(readings).verdict == "FAIL"
+    assert _outcome(readings, reject=True).verdict == "PASS"
+
+
+def test_a_twin_the_api_refused_leaves_the_result_incomplete() -> None:
+    iso = _iso()
+    plan = twins.make_plan(iso, 10, 100)
+    s = iso.state
+    engine = PolicyEngine(
+        [NamespaceModel(n, v) for n, v in s.namespaces.items()], s.pods, s.policies
+    )
+    refused = [("twin of a/web-1", "refused by the API: exceeded quota")]
+    out = twins._compare(iso, plan, [], engine, refused, lambda c, tw, t: "", 1.0)
+    assert out.verdict == "INCOMPLETE"
+    assert "NOT PROBED twin of a/web-1: refused by the API: exceeded quota" in out.text()
+
+
+def test_a_tenant_named_platform_is_not_the_platform() -> None:
+    pods = [
+        _pod("platform", "p", {}, "10.0.0.1", (80, "TCP")),
+        _pod("alpha", "a", {}, "10.0.0.2", (80, "TCP")),
+    ]
+    state = State(namespaces={"platform": {}, "alpha": {}}, pods=pods, ready={p.id for p in pods})
+    iso = compute(state, TenantModel(platform_labels=()))
+    assert iso.tenants == ["alpha", "platform (tenant)"]
+    fails = sorted(f.subject for f in iso.findings if f.severity == "FAIL")
+    assert fails == ["alpha/a (tenant alpha)", "platform/p (tenant platform (tenant))"]

@@ -51,9 +51,8 @@ def _clients(args: argparse.Namespace) -> Clients:
 
 
 def cmd_cleanup(args: argparse.Namespace) -> int:
-    from npconform.session import cleanup_leftovers
-
     from npconform.deployed.twins import cleanup as cleanup_twins
+    from npconform.session import cleanup_leftovers
 
     c = _clients(args)
     removed = cleanup_leftovers(c.kubeconfig, args.context)
@@ -161,7 +160,14 @@ def cmd_deployed(args: argparse.Namespace) -> int:
 
         image = args.probe_image or load().image("agnhost")
         try:
-            plan = twins.make_plan(iso, args.max_twins, args.max_probes, args.timeout, args.only)
+            plan = twins.make_plan(
+                iso,
+                args.max_twins,
+                args.max_probes,
+                args.timeout,
+                args.only,
+                reject=args.deny_response == "reject",
+            )
         except ValueError as e:
             raise UsageError(str(e)) from None
         print()
@@ -458,6 +464,13 @@ def main(argv: list[str] | None = None) -> int:
     dp.add_argument("--max-twins", type=int, default=100, help="refuse a larger plan")
     dp.add_argument("--probe-image", default=None, help="image of the twins (agnhost)")
     dp.add_argument("--timeout", type=float, default=1.0, help="per-probe timeout, seconds")
+    dp.add_argument(
+        "--deny-response",
+        choices=("drop", "reject"),
+        default="drop",
+        help="what the CNI does with denied traffic: drop (Calico, Cilium: only a timeout is "
+        "blocked) or reject (kube-router: a refusal is blocked too)",
+    )
     cv = sub.add_parser(
         "coverage",
         parents=[common],

@@ -31,7 +31,8 @@ def tenant_model(opts: RunOptions, clients: Clients) -> TenantModel:
         return read_tenants(Path(opts.tenants))
     rule = platform_rule(opts.platform_labels, opts.platform_namespaces)
     constraint = find_constraint(clients) or {}
-    excluded = (constraint.get("spec") or {}).get("match", {}).get("excludedNamespaces") or []
+    match = (constraint.get("spec") or {}).get("match") or {}
+    excluded = match.get("excludedNamespaces") or []
     return TenantModel(
         platform_labels=rule.labels,
         platform_namespaces=tuple(rule.namespaces) + tuple(excluded),

@@ -47,6 +47,8 @@ def _pod(doc: dict[str, Any]) -> tuple[PodModel | None, bool, bool]:
         return None, False, True
     if status.get("phase") != "Running" or not status.get("podIP"):
         return None, False, False
+    if meta.get("deletionTimestamp"):
+        return None, False, False  # terminating: on its way out, not a target
     ports = tuple(
         ContainerPort(int(p["containerPort"]), p.get("protocol") or "TCP", p.get("name"))
         for c in spec.get("containers") or []

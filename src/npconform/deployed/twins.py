@@ -85,6 +85,7 @@ class Plan:
     twins: list[Twin]
     not_probed: list[tuple[str, str]]  # (what, why)
     timeout: float
+    reject: bool = False  # the CNI rejects denied traffic: a refusal reads as blocked
 
     @property
     def probes(self) -> int:
@@ -113,6 +114,7 @@ def make_plan(
     max_probes: int,
     timeout: float = 1.0,
     only: Sequence[str] = (),
+    reject: bool = False,
 ) -> Plan:
     """Which twins probe which targets. Raises ValueError (one line) past the bounds."""
     run_id = secrets.token_hex(3)
@@ -144,7 +146,7 @@ def make_plan(
             twins.append(Twin(c.index, c.example, name, mine))
     if not twins:
         raise ValueError("nothing to verify: no pod class with a target on a declared TCP port")
-    plan = Plan(run_id, twins, not_probed, timeout)
+    plan = Plan(run_id, twins, not_probed, timeout, reject)
     if len(twins) > max_twins:
         raise ValueError(
             f"{len(twins)} twins exceed --max-twins {max_twins}: narrow with "
@@ -268,6 +270,7 @@ class Outcome:
     unconfirmed: list[Cell]
     not_equivalent: list[tuple[Cell, str]]
     not_probed: list[tuple[str, str]]
+    refused: list[tuple[str, str]]  # twins the API refused or that ended unread: (what, why)
     flapping: list[Cell]
     repeat: dict[Cell, str]
     seconds: float
@@ -276,7 +279,7 @@ class Outcome:
     def verdict(self) -> str:
         if self.disagree or self.flapping:
             return "FAIL"
-        if self.errors or self.unconfirmed or self.not_equivalent:
+        if self.errors or self.unconfirmed or self.not_equivalent or self.refused:
             return "INCOMPLETE"
         return "PASS"
 
@@ -303,6 +306,7 @@ class Outcome:
             )
         for c, why in self.not_equivalent:
             lines.append(f"NOT EQUIVALENT {c}: {why}")
+        lines += [f"NOT PROBED {what}: {why}" for what, why in self.refused]
         lines += [f"{what}: {why}" for what, why in self.not_probed]
         lines.append(
             {
@@ -334,12 +338,19 @@ class Outcome:
             "unconfirmed": [str(c) for c in self.unconfirmed],
             "notEquivalent": [{"cell": str(c), "why": why} for c, why in self.not_equivalent],
             "notProbed": [{"what": w, "why": why} for w, why in self.not_probed],
+            "refused": [{"what": w, "why": why} for w, why in self.refused],
         }
 
 
-def _arrived(outcome: str) -> bool | None:
-    if outcome in (CONNECTED, REFUSED):
+def _arrived(outcome: str, reject: bool = False) -> bool | None:
+    """True: the packet arrived (policies let it through); False: blocked; None: no
+    verdict. With ``reject`` (a CNI that answers denied traffic with a reset or an ICMP
+    unreachable, e.g. kube-router) a refusal is blocked too, and only a connection
+    arrived."""
+    if outcome == CONNECTED or (outcome == REFUSED and not reject):
         return True
+    if outcome == REFUSED:
+        return False
     if outcome == TIMEOUT:
         return False
     return None
@@ -385,21 +396,29 @@ def run(
         state.pods,
         state.policies,
     )
-    not_probed = list(plan.not_probed)
+    refused: list[tuple[str, str]] = []
     live: list[Twin] = []
+
+    def why(e: ApiException) -> str:
+        return " ".join(str(e.body or e.reason).split())[:300]
+
     try:
         for ns in sorted({tw.namespace for tw in plan.twins}):
-            anchor = core.create_namespaced_config_map(ns, anchor_manifest(plan, ns))
+            mine = [t for t in plan.twins if t.namespace == ns]
+            try:
+                anchor = core.create_namespaced_config_map(ns, anchor_manifest(plan, ns))
+            except ApiException as e:
+                refused += [
+                    (f"twin of {t.of.id}", f"its ConfigMap refused: {why(e)}") for t in mine
+                ]
+                continue
             uid = anchor.metadata.uid
-            for tw in (t for t in plan.twins if t.namespace == ns):
+            for tw in mine:
                 try:
                     core.create_namespaced_pod(ns, twin_manifest(plan, tw, image, uid))
                     live.append(tw)
                 except ApiException as e:
-                    why = " ".join(str(e.body or e.reason).split())[:300]
-                    not_probed.append(
-                        (f"twin of {tw.of.id}", f"not probed: refused by the API: {why}")
-                    )
+                    refused.append((f"twin of {tw.of.id}", f"refused by the API: {why(e)}"))
         say(f"created {len(live)} twin pod(s) in {len({t.namespace for t in live})} namespace(s)")
         deadline = time.monotonic() + deadline_seconds(plan)
         pending = list(live)
@@ -416,9 +435,17 @@ def run(
                 phase = pod.status.phase
                 if phase == "Pending":
                     continue
-                log = core.read_namespaced_pod_log(tw.name, tw.namespace, container=CONTAINER)
+                try:
+                    log = core.read_namespaced_pod_log(tw.name, tw.namespace, container=CONTAINER)
+                except ApiException as e:
+                    if phase == "Running":
+                        continue
+                    tw.done = f"its log could not be read ({phase}): {why(e)}"
+                    pending.remove(tw)
+                    _delete_pod(core, tw)
+                    continue
                 tw.rounds = _rounds(log, tw, plan.timeout)
-                if _settled(tw, iso):
+                if _settled(tw, iso, plan.reject):
                     tw.done = "two consecutive rounds agree"
                 elif phase in ("Succeeded", "Failed"):
                     tw.done = f"twin ended ({phase}) after {len(tw.rounds)} round(s)"
@@ -429,15 +456,15 @@ def run(
             tw.done = "deadline passed"
     finally:
         cleanup(clients, plan.run_id, [(t.namespace, t.name) for t in plan.twins])
-    return _compare(iso, plan, live, engine, not_probed, repeat, time.monotonic() - started)
+    return _compare(iso, plan, live, engine, refused, repeat, time.monotonic() - started)
 
 
-def _settled(tw: Twin, iso: Isolation) -> bool:
+def _settled(tw: Twin, iso: Isolation, reject: bool) -> bool:
     if len(tw.rounds) < 2:
         return False
     for r in tw.rounds[-2:]:
         for i, t in enumerate(tw.targets):
-            got = _arrived(r[Cell(str(i), "", *t.column)])
+            got = _arrived(r[Cell(str(i), "", *t.column)], reject)
             if got is None or got != iso.expected(tw.index, t.index, t.column):
                 return False
     return True
@@ -454,34 +481,31 @@ def _delete_pod(core: Any, tw: Twin) -> None:
 def cleanup(
     clients: Clients, run_id: str, pods: Sequence[tuple[str, str]] = (), wait: float = 30
 ) -> int:
-    """Delete the twins of run ``run_id`` (all runs when empty) and their ConfigMaps;
-    wait until the twins are gone. Returns how many objects were deleted."""
+    """Delete the twins of run ``run_id`` (every run's when empty) and their ConfigMaps;
+    wait until the twins are gone. The twins and ConfigMaps it knows by name go first, so a
+    reader that may not list ConfigMaps cluster-wide still removes them. Returns how many
+    objects were deleted."""
     core = clients.core()
-    selector = f"{ROLE_LABEL}={ANCHOR_ROLE}" + (f",{RUN_LABEL}={run_id}" if run_id else "")
-    anchors = core.list_config_map_for_all_namespaces(label_selector=selector).items
     names = set(pods)
-    for a in anchors:
-        owned = core.list_namespaced_pod(a.metadata.namespace).items
-        names |= {
-            (p.metadata.namespace, p.metadata.name)
-            for p in owned
-            if any(r.uid == a.metadata.uid for r in p.metadata.owner_references or [])
-        }
+    anchors = {(ns, f"{NAME}-twins-{run_id}") for ns, _ in pods} if run_id else set()
+    selector = f"{ROLE_LABEL}={ANCHOR_ROLE}" + (f",{RUN_LABEL}={run_id}" if run_id else "")
+    try:
+        for a in core.list_config_map_for_all_namespaces(label_selector=selector).items:
+            anchors.add((a.metadata.namespace, a.metadata.name))
+            owned = core.list_namespaced_pod(a.metadata.namespace).items
+            names |= {
+                (p.metadata.namespace, p.metadata.name)
+                for p in owned
+                if any(r.uid == a.metadata.uid for r in p.metadata.owner_references or [])
+            }
+    except ApiException as e:
+        if e.status not in (401, 403):
+            raise
     deleted = 0
     for ns, name in sorted(names):
-        try:
-            core.delete_namespaced_pod(name, ns, grace_period_seconds=0)
-            deleted += 1
-        except ApiException as e:
-            if e.status != 404:
-                raise
-    for a in anchors:
-        try:
-            core.delete_namespaced_config_map(a.metadata.name, a.metadata.namespace)
-            deleted += 1
-        except ApiException as e:
-            if e.status != 404:
-                raise
+        deleted += _gone(core.delete_namespaced_pod, name, ns, grace_period_seconds=0)
+    for ns, name in sorted(anchors):
+        deleted += _gone(core.delete_namespaced_config_map, name, ns)
     end = time.monotonic() + wait
     while names and time.monotonic() < end:
         left = set()
@@ -498,12 +522,23 @@ def cleanup(
     return deleted
 
 
+def _gone(delete: Callable[..., Any], *args: Any, **kw: Any) -> int:
+    """1 when ``delete`` deleted something, 0 when it was already gone."""
+    try:
+        delete(*args, **kw)
+        return 1
+    except ApiException as e:
+        if e.status != 404:
+            raise
+        return 0
+
+
 def _compare(
     iso: Isolation,
     plan: Plan,
     live: Sequence[Twin],
     engine: PolicyEngine,
-    not_probed: list[tuple[str, str]],
+    refused: list[tuple[str, str]],
     repeat: Callable[[Cell, Twin, Target], str],
     seconds: float,
 ) -> Outcome:
@@ -533,7 +568,7 @@ def _compare(
             key = Cell(str(i), "", *t.column)
             last = tw.rounds[-1][key]
             readings[cell] = last
-            got = _arrived(last)
+            got = _arrived(last, plan.reject)
             if got is None:
                 errors.append((cell, f"probe {last}"))
                 continue
@@ -542,7 +577,8 @@ def _compare(
                 arrived_at.add((t.pod.id, t.column[0]))
             elif not want:
                 blocked.append((cell, t.pod, t.column[0]))
-            if len(tw.rounds) >= 2 and _arrived(tw.rounds[-2][key]) != got:
+            before = _arrived(tw.rounds[-2][key], plan.reject) if len(tw.rounds) >= 2 else None
+            if before is not None and before != got:  # an error before is no reading
                 flapping.append(cell)
     disagree = [c for c, want in expected.items() if c in observed and observed[c] != want]
     flapping = [c for c in flapping if c not in disagree]
@@ -555,7 +591,8 @@ def _compare(
         errors,
         unconfirmed,
         not_equivalent,
-        not_probed,
+        plan.not_probed,
+        refused,
         flapping,
         repeats,
         seconds,

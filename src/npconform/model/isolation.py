@@ -158,8 +158,7 @@ class Isolation:
 
     def owner(self, c: PodClass) -> str:
         """The tenant of a class, or ``platform``."""
-        m = self.member(c)
-        return m.name if m.kind == TENANT else PLATFORM
+        return owner_name(self.member(c))
 
     def expected(self, s: int, t: int, col: Column) -> bool:
         return bool(self.reach.get((t, col), 0) >> s & 1)
@@ -281,6 +280,13 @@ def _external(rule: Rule) -> str:
     return ", ".join(blocks)
 
 
+def owner_name(m: Member) -> str:
+    """``platform``, or the tenant's name (a tenant named ``platform`` kept apart)."""
+    if m.kind != TENANT:
+        return PLATFORM
+    return f"{m.name} (tenant)" if m.name == PLATFORM else m.name
+
+
 class _Admits:
     """``rule_admits_port`` memoised on (rule ports, destination ports, column)."""
 
@@ -354,8 +360,7 @@ def compute(state: State, model: TenantModel) -> Isolation:
     everyone = index.all
 
     def owner_of_ns(ns: str) -> str:
-        m = mem[ns]
-        return m.name if m.kind == TENANT else PLATFORM
+        return owner_name(mem[ns])
 
     def owner_of(c: PodClass) -> str:
         return owner_of_ns(c.namespace)
