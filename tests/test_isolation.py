@@ -35,7 +35,10 @@ def test_classes_agree_with_the_pod_engine(seed: int) -> None:
             for dst in pods:
                 if src.id == dst.id:
                     continue
-                for port, proto in sorted({(c.port, c.protocol) for c in dst.ports}):
+                declared = {(c.port, c.protocol) for c in dst.ports}
+                # also the numbered ports of the rules that select it
+                assert declared <= set(iso.columns[of[dst.id]])
+                for port, proto in iso.columns[of[dst.id]]:
                     want = engine.allowed(src, dst, port, proto)
                     got = iso.expected(of[src.id], of[dst.id], (port, proto))
                     assert got == want, (case.name, src.id, dst.id, port, proto, case.to_yaml())
@@ -191,3 +194,17 @@ def test_state_round_trips_through_json() -> None:
     assert (
         compute(again, model).to_json()["findings"] == compute(state, model).to_json()["findings"]
     )
+
+
+def test_a_hole_on_a_port_no_container_declares_is_found() -> None:
+    state = _cluster(hole=False)
+    b = next(p for p in state.policies if p["metadata"]["namespace"] == "b")
+    b["spec"]["ingress"].append(
+        {
+            "from": [{"namespaceSelector": {"matchLabels": {"tenant": "c"}}}],
+            "ports": [{"port": 5432}],
+        }
+    )
+    iso = compute(state, load(TENANTS, "tenants.yaml"))
+    hole = [f for f in iso.findings if f.subject.startswith("b/")]
+    assert len(hole) == 1 and "reachable on 5432/TCP from tenant(s) c " in hole[0].message

@@ -250,6 +250,7 @@ def _with_isolation(outcome: str, test_error: str = "") -> dict[str, Any]:
         "tenantModel": "tenants by namespace label tenant",
         "inventory": {"namespaces": 9, "pods": 40, "policies": 12, "classes": 15, "tenants": 3},
         "counts": {"FAIL": 0, "WARN": 2, "INFO": 1},
+        "matrix": {"tenants": ["blog", "shop", "wiki"], "cells": []},
     }
     return d
 
@@ -264,7 +265,7 @@ def test_the_deployed_isolation_widens_a822_only_when_it_ran_and_passed() -> Non
         "The workloads deployed on the cluster are segregated too: 40 running pods in 15 "
         in (wide["evidence"])
     )
-    assert "3 tenants (tenants by namespace label tenant)" in wide["evidence"]
+    assert "3 tenants (blog, shop, wiki; tenants by namespace label tenant)" in wide["evidence"]
     assert "were computed from their pods and NetworkPolicies" in wide["scope"]
     failed = control(_with_isolation("failed"), "A.8.22")
     assert failed["verdict"] == rules.FAIL

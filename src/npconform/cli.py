@@ -129,9 +129,9 @@ def cmd_deployed(args: argparse.Namespace) -> int:
     from npconform.deployed import twins
     from npconform.deployed.read import read_state
     from npconform.model.isolation import compute
-    from npconform.model.tenants import TenantModel, TenantsError
+    from npconform.model.tenants import TenantsError, default_model
 
-    model = read_tenants(args.tenants) if args.tenants else TenantModel()
+    model = read_tenants(args.tenants) if args.tenants else default_model()
     if args.json is not None and not args.json.parent.is_dir():
         raise UsageError(f"{args.json}: no such directory {args.json.parent}")
     for bound in ("max_probes", "max_twins"):
@@ -212,6 +212,8 @@ def isolation_text(doc: dict[str, Any]) -> str:
                 f"  {cell['source']} -> {cell['target']}: {cell['unintended']} / {cell['intended']}"
             )
     for f in doc["findings"]:
+        if f["kind"] == "unreadable":
+            continue  # said below, as INCOMPLETE
         by = f" [opened by: {'; '.join(f['openedBy'])}]" if f["openedBy"] else ""
         lines.append(f"{f['severity']} {f['kind']}: {f['subject']}: {f['message']}{by}")
     for u in doc["unreadable"]:
@@ -219,6 +221,7 @@ def isolation_text(doc: dict[str, Any]) -> str:
     n = doc["counts"]
     lines.append(
         f"isolation: {doc['verdict']} ({n['FAIL']} FAIL, {n['WARN']} WARN, {n['INFO']} INFO)"
+        + ("; nothing was examined: no running pod in scope" if not inv["pods"] else "")
     )
     return "\n".join(lines)
 

@@ -15,7 +15,7 @@ from npconform.deployed.read import IsolationUndetermined, read_state
 from npconform.gatekeeper.state import find_constraint
 from npconform.model.coverage import platform_rule
 from npconform.model.isolation import compute
-from npconform.model.tenants import TENANT, TenantModel
+from npconform.model.tenants import TENANT, TenantModel, default_model
 from npconform.platform.target import RunState
 
 pytestmark = [pytest.mark.cluster, pytest.mark.check("SEG-DEPLOYED")]
@@ -24,7 +24,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.check("SEG-DEPLOYED")]
 def tenant_model(opts: RunOptions, clients: Clients) -> TenantModel:
     """The tenants file, or: the platform rule of the run (labels and namespaces) plus the
     namespaces the require-networkpolicy constraint excludes, each other namespace a
-    tenant of its own."""
+    tenant of its own, every tenant intended to reach the cluster DNS."""
     from pathlib import Path
 
     if opts.tenants:
@@ -33,7 +33,7 @@ def tenant_model(opts: RunOptions, clients: Clients) -> TenantModel:
     constraint = find_constraint(clients) or {}
     match = (constraint.get("spec") or {}).get("match") or {}
     excluded = match.get("excludedNamespaces") or []
-    return TenantModel(
+    return default_model(
         platform_labels=rule.labels,
         platform_namespaces=tuple(rule.namespaces) + tuple(excluded),
         source="(none: the run's platform rule and the constraint's excludedNamespaces)",

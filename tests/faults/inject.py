@@ -26,6 +26,7 @@ from npconform.gatekeeper.install import (
     template_ready,
     validation_webhook,
 )
+from npconform.model.tenants import cluster_dns_egress
 from npconform.resources import own_manifest
 
 CALICO = ("crd.projectcalico.org", "v1")
@@ -484,14 +485,16 @@ HOLE_NS = ("npconform-fault-hole-x", "npconform-fault-hole-y")
 
 
 def _tenant_hole(c: Clients) -> None:
-    """Two tenant namespaces of the cluster's own (not the run's), each pod admitted by a
-    policy that selects it; y's also admits every pod of x: an unintended cross-tenant
-    flow that admission cannot see."""
+    """Two tenant namespaces of the cluster's own (not the run's), each segregated by a
+    policy that selects every pod of it (ingress and egress within the namespace, DNS);
+    x's app may also send to y, and y's policy also admits every pod of x: an unintended
+    cross-tenant flow that admission cannot see."""
     import time
 
     from npconform.lock import load
 
     x, y = HOLE_NS
+    name_label = "kubernetes.io/metadata.name"
     for ns in HOLE_NS:
         _fault_namespace(c, ns, {})
         own: dict[str, Any] = {"from": [{"podSelector": {}}]}
@@ -500,13 +503,25 @@ def _tenant_hole(c: Clients) -> None:
             if ns == y
             else []
         )
+        dns = cluster_dns_egress()
+        spec = {
+            "podSelector": {},
+            "policyTypes": ["Ingress", "Egress"],
+            "ingress": ingress,
+            "egress": [{"to": [{"podSelector": {}}]}, dns]
+            + (
+                [{"to": [{"namespaceSelector": {"matchLabels": {name_label: y}}}]}]
+                if ns == x
+                else []
+            ),
+        }
         c.net().create_namespaced_network_policy(
             ns,
             {
                 "apiVersion": "networking.k8s.io/v1",
                 "kind": "NetworkPolicy",
                 "metadata": {"name": "tenant"},
-                "spec": {"podSelector": {}, "ingress": ingress},
+                "spec": spec,
             },
         )
         c.core().create_namespaced_pod(

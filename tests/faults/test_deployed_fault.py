@@ -6,6 +6,7 @@ probe; removing it makes them agree again."""
 from __future__ import annotations
 
 import json
+import shlex
 from pathlib import Path
 
 import pytest
@@ -42,16 +43,22 @@ def test_verify_disagrees_with_a_cni_policy_the_computation_cannot_see(
     out_json = tmp_path / "iso.json"
     try:
         ns = deploy(w)
+        api = f"{ns['c']}/api"
         _create_gnp(gnp)(clients)
         try:
             proc = npconform(
                 clients.kubeconfig, "deployed", *scope, "--verify", "--json", str(out_json)
             )
+            broken = proc.stdout + proc.stderr
+            # the one-line command printed for the cell repeats exactly that probe
+            line = next(ln for ln in broken.splitlines() if ln.strip().startswith("repeat: "))
+            argv = shlex.split(line.strip().removeprefix("repeat: "))
+            assert argv[:2] == ["npconform", "deployed"], line
+            again = npconform(clients.kubeconfig, *argv[1:])
+            repeated = again.stdout + again.stderr
         finally:
             _delete_gnp(gnp["metadata"]["name"])(clients)
-        broken = proc.stdout + proc.stderr
         ver = json.loads(out_json.read_text())["verification"]
-        api = f"{ns['c']}/api"
         record_evidence(
             "fault",
             {
@@ -69,6 +76,10 @@ def test_verify_disagrees_with_a_cni_policy_the_computation_cannot_see(
         assert f"DISAGREE {api} -> {api}:8080/TCP: expected allowed, observed timeout" in broken
         assert f"--verify --only '{api}>{api}:8080'" in broken, broken
         assert not twins_left(clients, run_id), broken
+        assert again.returncode == 1, repeated
+        assert "1 probe(s), 1 expected allowed, 0 expected blocked" in repeated, repeated
+        assert f"DISAGREE {api} -> {api}:8080/TCP" in repeated, repeated
+        assert not twins_left(clients, run_id), repeated
 
         proc = npconform(
             clients.kubeconfig, "deployed", *scope, "--verify", "--json", str(out_json)

@@ -16,7 +16,7 @@ import time
 from typing import Any
 
 from npconform.model.isolation import State, compute
-from npconform.model.tenants import TenantModel, from_doc
+from npconform.model.tenants import TenantModel, cluster_dns_egress, from_doc
 
 PLATFORM_NS = ["kube-system", "ingress-nginx", "monitoring", "calico-system"]
 TENANTS_DOC = {
@@ -111,17 +111,7 @@ def generate(
                 ],
             },
         )
-    dns = {
-        "to": [
-            {
-                "namespaceSelector": {
-                    "matchLabels": {"kubernetes.io/metadata.name": "kube-system"}
-                },
-                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
-            }
-        ],
-        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
-    }
+    dns = cluster_dns_egress()
     while len(pol) < policies:
         ns = names[rnd.randrange(len(names))]
         own = ns_labels[ns]["tenant"]

@@ -132,7 +132,8 @@ def read_state(
             except ApiException as e:
                 if e.status not in (401, 403, 404):
                     raise
-                state.unreadable[ns] = f"{kind}: {_why(e)}"
+                was = state.unreadable.get(ns)
+                state.unreadable[ns] = (f"{was}; " if was else "") + f"{kind}: {_why(e)}"
 
     docs = [
         d

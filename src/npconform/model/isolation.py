@@ -152,6 +152,7 @@ class Isolation:
     tenants: list[str]
     intended_bits: dict[tuple[int, Column], int]
     seconds: float = 0.0
+    columns: dict[int, list[Column]] = field(default_factory=dict)  # per class: examined
 
     def member(self, c: PodClass) -> Member:
         return self.members[c.namespace]
@@ -436,8 +437,11 @@ def compute(state: State, model: TenantModel) -> Isolation:
                 src |= 1 << c.index
         flow_sources.append((f, src))
 
+    crossing: list[tuple[int, int]] = []  # per cross finding: (target class, its sources)
+    columns: dict[int, list[Column]] = {}
     for t in classes:
-        cols = t.columns()
+        cols = _columns(t, ing_of[t.index])
+        columns[t.index] = cols
         if not cols:
             continue
         tb = 1 << t.index
@@ -490,6 +494,9 @@ def compute(state: State, model: TenantModel) -> Isolation:
             _tally(matrix, cross, ok, ranges, owner_at, t, col)
             bad = cross & ~ok
             if bad:
+                crossing.append(
+                    (t.index, bad),
+                )
                 findings.append(
                     _cross_finding(
                         t,
@@ -507,7 +514,7 @@ def compute(state: State, model: TenantModel) -> Isolation:
                     )
                 )
 
-    findings = _merge_ports(findings)
+    findings = _merge_ports(findings, crossing)
 
     def beyond(p: ParsedPolicy) -> Callable[[str, int], int]:
         own = owner_bits.get(owner_of_ns(p.namespace), 0)
@@ -574,6 +581,7 @@ def compute(state: State, model: TenantModel) -> Isolation:
         tenants,
         intended_bits,
         time.perf_counter() - started,
+        columns,
     )
 
 
@@ -651,13 +659,25 @@ def _cross_finding(
     )
 
 
-def _merge_ports(findings: list[Finding]) -> list[Finding]:
-    """One finding per target class and opening, its ports joined."""
-    merged: dict[tuple[str, str, tuple[str, ...], str], Finding] = {}
-    for f in findings:
-        head, _, rest = f.message.partition(" from ")
-        port = head.removeprefix("reachable on ")
-        key = (f.kind, f.subject, tuple(f.opened_by), rest)
+def _columns(t: PodClass, ingress: Sequence[ParsedPolicy]) -> list[Column]:
+    """The columns a class is examined on: the ports it declares, and every numbered port
+    an ingress rule of a policy selecting it names (a range by its first port): a hole on
+    a port no container declares is a hole all the same."""
+    cols = set(t.columns())
+    for p in ingress:
+        for r in p.ingress:
+            for spec in r.ports:
+                if isinstance(spec.port, int):
+                    cols.add((spec.port, spec.protocol))
+    return sorted(cols)
+
+
+def _merge_ports(findings: list[Finding], crossing: Sequence[tuple[int, int]]) -> list[Finding]:
+    """One finding per target class, opening and set of sources, its ports joined."""
+    merged: dict[tuple[Any, ...], Finding] = {}
+    for f, (target, sources) in zip(findings, crossing, strict=True):
+        port = f.message.partition(" from ")[0].removeprefix("reachable on ")
+        key = (f.kind, target, sources, tuple(f.opened_by))
         if key in merged:
             m = merged[key]
             h, _, r = m.message.partition(" from ")

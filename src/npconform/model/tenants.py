@@ -34,6 +34,7 @@ from jsonschema import Draft202012Validator
 
 from npconform import schemas
 from npconform.model.coverage import PLATFORM_LABEL, name_matches
+from npconform.model.netpol import NAMESPACE_NAME_LABEL
 
 SCHEMA_FILE = "tenants-v1.schema.json"
 #: HNC labels every namespace of a tree ``<ancestor>.tree.hnc.x-k8s.io/depth: <n>``
@@ -194,6 +195,46 @@ class TenantModel:
             + f"; platform: {', '.join(platform)}; "
             f"{len(self.intended)} intended flow(s)" + (f" [{self.source}]" if self.source else "")
         )
+
+
+#: The intended flow of a cluster without a tenants file: every tenant to the cluster DNS
+#: (CoreDNS and kube-dns pods carry k8s-app=kube-dns in kube-system on kubeadm, kind and
+#: Welkin alike).
+CLUSTER_DNS = Flow(
+    Endpoint(tenant="*"),
+    Endpoint(platform=True, namespace="kube-system", pods=(("k8s-app", "kube-dns"),)),
+    ((53, "UDP"), (53, "TCP")),
+    "every tenant to the cluster DNS",
+)
+
+
+def cluster_dns_egress() -> dict[str, Any]:
+    """The NetworkPolicy egress rule that allows :data:`CLUSTER_DNS` and nothing else."""
+    return {
+        "to": [
+            {
+                "namespaceSelector": {"matchLabels": {NAMESPACE_NAME_LABEL: "kube-system"}},
+                "podSelector": {"matchLabels": {"k8s-app": "kube-dns"}},
+            }
+        ],
+        "ports": [{"port": 53, "protocol": "UDP"}, {"port": 53, "protocol": "TCP"}],
+    }
+
+
+def default_model(
+    platform_labels: tuple[tuple[str, str], ...] = (PLATFORM_LABEL,),
+    platform_namespaces: tuple[str, ...] = (),
+    source: str = "",
+) -> TenantModel:
+    """The model without a tenants file: the platform by the given rule (Welkin's
+    ``owner=operator`` by default), every other namespace a tenant of its own, and one
+    intended flow, every tenant to the cluster DNS."""
+    return TenantModel(
+        platform_labels=platform_labels,
+        platform_namespaces=platform_namespaces,
+        intended=(CLUSTER_DNS,),
+        source=source,
+    )
 
 
 def hnc_root(labels: Mapping[str, str]) -> str:

@@ -90,10 +90,10 @@ CONTROLS: tuple[Control, ...] = (
         widened_claim=" The workloads deployed on the cluster are segregated too: {isolation}.",
         widened_scope="Shown for the suite's tenant and component scenarios on live traffic; "
         "the cluster's own tenants were computed from their pods and NetworkPolicies as the "
-        "tenants model declares, on the ports their pods declare (a port no container declares "
-        "is not examined), not probed live by the suite (`npconform deployed --verify` does "
-        "that), with Kubernetes NetworkPolicy semantics only (policies of the CNI's own API "
-        "are not read).",
+        "tenants model declares, on the ports their pods declare and those the ingress rules "
+        "selecting them name (another port a rule with no ports opens is not examined), not "
+        "probed live by the suite (`npconform deployed --verify` does that), with Kubernetes "
+        "NetworkPolicy semantics only (policies of the CNI's own API are not read).",
     ),
 )
 

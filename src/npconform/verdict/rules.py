@@ -267,7 +267,9 @@ def _isolation_claim(results: Mapping[str, Any]) -> str:
     return (
         f"{inv.get('pods', 0)} running pods in {inv.get('classes', 0)} classes, "
         f"{inv.get('namespaces', 0)} namespaces ({doc.get('scope', '?')}), "
-        f"{inv.get('tenants', 0)} tenants ({doc.get('tenantModel', '?')}): no tenant reaches "
+        f"{inv.get('tenants', 0)} tenants "
+        f"({_ns_list(list((doc.get('matrix') or {}).get('tenants') or []))}; "
+        f"{doc.get('tenantModel', '?')}): no tenant reaches "
         f"another tenant or the platform beyond the declared flows "
         f"({n.get('WARN', 0)} warnings listed in the report)"
     )
