@@ -6,11 +6,10 @@ arrived probe to its pod and port is unconfirmed, not claimed)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from tests.clirun import cli
 
 from npconform.deployed import twins
 from npconform.model.isolation import State, compute
@@ -19,17 +18,6 @@ from npconform.model.netpol import ContainerPort, NamespaceModel, PodModel, Poli
 from npconform.model.tenants import TenantModel
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-def cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "npconform.cli", *args],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
 
 
 @pytest.mark.parametrize(

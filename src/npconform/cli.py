@@ -380,6 +380,19 @@ def cmd_diff(args: argparse.Namespace) -> int:
     return 1 if d.worse else 0
 
 
+def cmd_fleet(args: argparse.Namespace) -> int:
+    from npconform.report.fleet import fleet, render_fleet
+
+    if not args.out.parent.is_dir():
+        raise UsageError(f"{args.out}: no such directory {args.out.parent}")
+    docs = [(str(p), _load_results(p)) for p in (_results_path(a) for a in args.reports)]
+    f = fleet(docs)
+    args.out.write_text(render_fleet(f), encoding="utf-8")
+    print(f.text())
+    print(f"wrote {args.out}")
+    return VERDICT_EXIT.get(f.verdict, 3)
+
+
 def cmd_verdict(args: argparse.Namespace) -> int:
     """The recorded verdict and controls; first, when the bundle's SHA256SUMS is next to
     the results, that no file it lists was edited."""
@@ -519,6 +532,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     tn.add_argument("--json", type=Path, default=None, help="write the assignment as JSON here")
     # diff and verdict read files only: no kubeconfig, no cluster
+    fl = sub.add_parser(
+        "fleet",
+        help="one page for many clusters: the newest results of each, cluster x control, "
+        "and what changed since its previous report (exit: the worst verdict)",
+    )
+    fl.add_argument("reports", nargs="+", help="results.json files or report directories")
+    fl.add_argument("--out", type=Path, default=Path("fleet.html"), help="the page to write")
     df = sub.add_parser("diff", help="what changed between two runs' results (exit 1: worse)")
     df.add_argument("old", help="results.json of the earlier run (or its report directory)")
     df.add_argument("new", help="results.json of the later run (or its report directory)")
@@ -536,6 +556,7 @@ def main(argv: list[str] | None = None) -> int:
             "coverage": cmd_coverage,
             "tenants": cmd_tenants,
             "diff": cmd_diff,
+            "fleet": cmd_fleet,
             "verdict": cmd_verdict,
         }[args.cmd](args)
     except UsageError as e:
