@@ -246,7 +246,7 @@ def _with_isolation(outcome: str, test_error: str = "") -> dict[str, Any]:
     d["tests"].append(t)
     d["selection"]["collected"].append({"nodeid": t["nodeid"], "check": "SEG-DEPLOYED"})
     d["isolation"] = {
-        "scope": "every namespace; without the run's own namespaces",
+        "scope": "every namespace but the runs' own",
         "tenantModel": "tenants by namespace label tenant",
         "inventory": {"namespaces": 9, "pods": 40, "policies": 12, "classes": 15, "tenants": 3},
         "counts": {"FAIL": 0, "WARN": 2, "INFO": 1},

@@ -112,9 +112,8 @@ def read_state(
         parts.append("namespaces " + ", ".join(namespaces))
     if namespace_selector:
         parts.append(f"namespaces selected by {namespace_selector}")
-    if skip is not None:
-        parts.append("without the run's own namespaces")
-    state.scope = "; ".join(parts) or "every namespace"
+    scope = "; ".join(parts) or "every namespace"
+    state.scope = scope + (" but the runs' own" if skip is not None else "")
 
     def each(
         kind: str, whole: Callable[..., Any], per_ns: Callable[..., Any]
