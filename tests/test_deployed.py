@@ -268,9 +268,17 @@ class _FakeApi:
 
     @staticmethod
     def _pod(ns: str, name: str, ready: bool, host: bool = False) -> dict:  # type: ignore[type-arg]
+        sidecars = [
+            {"restartPolicy": "Always", "ports": [{"containerPort": 9090, "name": "metrics"}]},
+            {"ports": [{"containerPort": 7777}]},  # a plain init container: gone when it runs
+        ]
         return {
             "metadata": {"namespace": ns, "name": name, "labels": {"app": name}},
-            "spec": {"hostNetwork": host, "containers": [{"ports": [{"containerPort": 80}]}]},
+            "spec": {
+                "hostNetwork": host,
+                "containers": [{"ports": [{"containerPort": 80}]}],
+                "initContainers": sidecars,
+            },
             "status": {
                 "phase": "Running",
                 "podIP": "10.0.0.1",
@@ -307,6 +315,8 @@ def test_a_namespace_the_reader_may_not_read_is_named_and_incomplete() -> None:
     assert state.unreadable == {"c": "pods: 403 Forbidden"}
     assert sorted(p.id for p in state.pods) == ["a/web", "b/db"]  # c's pod is not guessed
     assert state.ready == {"a/web"} and state.host_network == ["b/node-agent"]
+    web = next(p for p in state.pods if p.id == "a/web")
+    assert [(c.port, c.name) for c in web.ports] == [(80, None), (9090, "metrics")]
     # one tenant: nothing crosses a boundary, so only what was not read decides
     iso = compute(state, TenantModel(lists=(("t", ("a", "b", "c")),), platform_labels=()))
     assert iso.verdict == "INCOMPLETE"

@@ -49,9 +49,14 @@ def _pod(doc: dict[str, Any]) -> tuple[PodModel | None, bool, bool]:
         return None, False, False
     if meta.get("deletionTimestamp"):
         return None, False, False  # terminating: on its way out, not a target
+    # the app containers, and the sidecars (init containers that keep running)
+    running = [
+        *(spec.get("containers") or []),
+        *(c for c in spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"),
+    ]
     ports = tuple(
         ContainerPort(int(p["containerPort"]), p.get("protocol") or "TCP", p.get("name"))
-        for c in spec.get("containers") or []
+        for c in running
         for p in c.get("ports") or []
     )
     ready = any(
