@@ -13,7 +13,7 @@ from tests.clirun import cli
 
 from npconform.deployed import twins
 from npconform.model.isolation import State, compute
-from npconform.model.matrix import CONNECTED, REFUSED, TIMEOUT, Cell
+from npconform.model.matrix import CONNECTED, REFUSED, TIMEOUT
 from npconform.model.netpol import ContainerPort, NamespaceModel, PodModel, PolicyEngine
 from npconform.model.tenants import TenantModel
 
@@ -155,24 +155,34 @@ def test_rounds_are_read_from_the_log_until_the_last_complete_one() -> None:
     )
     rounds = twins._rounds(log, tw, 1.0)
     assert len(rounds) == 1
-    assert sorted(rounds[0].values()) == [CONNECTED, TIMEOUT]
+    assert rounds == [[CONNECTED, TIMEOUT]]
+
+
+#: What agrees with the computation (web:8080 open to all; db:5432 only from b, i.e. db-1):
+#: 'source pod>target pod' -> the outcome of its probe.
+AGREE = {
+    "web-1>web-1": CONNECTED,
+    "job-1>web-1": CONNECTED,
+    "db-1>web-1": CONNECTED,
+    "web-1>db-1": TIMEOUT,
+    "job-1>db-1": TIMEOUT,
+    "db-1>db-1": CONNECTED,
+}
 
 
 def _outcome(  # type: ignore[no-untyped-def]
-    readings: dict[str, str], before: dict[str, str] | None = None, reject: bool = False
+    changed: dict[str, str], before: dict[str, str] | None = None, reject: bool = False
 ):
-    """Judge two rounds per twin where ``readings`` maps 'src>dst' to the last round's
-    outcome (``before``: the round before differs there)."""
+    """Judge two rounds per twin: the last one is :data:`AGREE` with ``changed``; the one
+    before it the same, but for ``before``."""
+    readings = {**AGREE, **changed}
     iso = _iso()
     plan = twins.make_plan(iso, 10, 100, reject=reject)
     for tw in plan.twins:
         tw.ip = "10.9.9.9"
-        rnd, prev = {}, {}
-        for i, t in enumerate(tw.targets):
-            pair = f"{tw.of.name}>{t.pod.name}"
-            rnd[Cell(str(i), "", *t.column)] = readings[pair]
-            prev[Cell(str(i), "", *t.column)] = (before or {}).get(pair, readings[pair])
-        tw.rounds = [prev, rnd]
+        pairs = [f"{tw.of.name}>{t.pod.name}" for t in tw.targets]
+        last = [readings[p] for p in pairs]
+        tw.rounds = [[(before or {}).get(p, readings[p]) for p in pairs], last]
     s = iso.state
     engine = PolicyEngine(
         [NamespaceModel(n, v) for n, v in s.namespaces.items()], s.pods, s.policies
@@ -181,44 +191,17 @@ def _outcome(  # type: ignore[no-untyped-def]
 
 
 def test_connected_and_refused_both_mean_arrived_only_timeout_means_blocked() -> None:
-    # expected: web:8080 open to all; db:5432 only from b (db-1 itself)
-    ok = _outcome(
-        {
-            "web-1>web-1": CONNECTED,
-            "job-1>web-1": REFUSED,
-            "db-1>web-1": CONNECTED,
-            "web-1>db-1": TIMEOUT,
-            "job-1>db-1": TIMEOUT,
-            "db-1>db-1": REFUSED,
-        }
-    )
+    assert _outcome({}).verdict == "PASS"
+    ok = _outcome({"job-1>web-1": REFUSED, "db-1>db-1": REFUSED})
     assert ok.verdict == "PASS", ok.text()
-    leak = _outcome(
-        {
-            "web-1>web-1": CONNECTED,
-            "job-1>web-1": CONNECTED,
-            "db-1>web-1": CONNECTED,
-            "web-1>db-1": REFUSED,
-            "job-1>db-1": TIMEOUT,
-            "db-1>db-1": CONNECTED,
-        }
-    )
+    leak = _outcome({"web-1>db-1": REFUSED})
     assert leak.verdict == "FAIL"
     assert [str(c) for c in leak.disagree] == ["a/web-1 -> b/db-1:5432/TCP"]
     assert "DISAGREE a/web-1 -> b/db-1:5432/TCP: expected blocked, observed refused" in leak.text()
 
 
 def test_a_blocked_cell_without_an_arrived_twin_is_unconfirmed() -> None:
-    dead = _outcome(
-        {
-            "web-1>web-1": CONNECTED,
-            "job-1>web-1": CONNECTED,
-            "db-1>web-1": CONNECTED,
-            "web-1>db-1": TIMEOUT,
-            "job-1>db-1": TIMEOUT,
-            "db-1>db-1": TIMEOUT,
-        }
-    )
+    dead = _outcome({"db-1>db-1": TIMEOUT})
     # db-1's own twin lost its allowed probe (a disagreement); the two blocked cells to
     # db-1:5432 have no arrived probe to that pod and port: not claimed
     assert [str(c) for c in dead.disagree] == ["b/db-1 -> b/db-1:5432/TCP"]
@@ -229,16 +212,7 @@ def test_a_blocked_cell_without_an_arrived_twin_is_unconfirmed() -> None:
 
 
 def test_an_error_is_never_a_verdict() -> None:
-    err = _outcome(
-        {
-            "web-1>web-1": CONNECTED,
-            "job-1>web-1": "error",
-            "db-1>web-1": CONNECTED,
-            "web-1>db-1": TIMEOUT,
-            "job-1>db-1": TIMEOUT,
-            "db-1>db-1": CONNECTED,
-        }
-    )
+    err = _outcome({"job-1>web-1": "error"})
     assert err.verdict == "INCOMPLETE"
     assert [str(c) for c, _ in err.errors] == ["a/job-1 -> a/web-1:8080/TCP"]
 
@@ -324,31 +298,21 @@ def test_a_namespace_the_reader_may_not_read_is_named_and_incomplete() -> None:
 
 
 def test_an_error_in_the_round_before_is_not_flapping() -> None:
-    out = _outcome(
-        {
-            "web-1>web-1": CONNECTED,
-            "job-1>web-1": CONNECTED,
-            "db-1>web-1": CONNECTED,
-            "web-1>db-1": TIMEOUT,
-            "job-1>db-1": TIMEOUT,
-            "db-1>db-1": CONNECTED,
-        },
-        before={"job-1>web-1": "error"},
-    )
+    out = _outcome({}, before={"job-1>web-1": "error"})
     assert out.verdict == "PASS" and not out.flapping, out.text()
 
 
+def test_two_rounds_that_differ_are_flapping() -> None:
+    out = _outcome({}, before={"web-1>web-1": TIMEOUT})
+    assert out.verdict == "FAIL" and [str(c) for c in out.flapping] == [
+        "a/web-1 -> a/web-1:8080/TCP"
+    ]
+
+
 def test_on_a_rejecting_cni_a_refusal_is_blocked() -> None:
-    readings = {
-        "web-1>web-1": CONNECTED,
-        "job-1>web-1": CONNECTED,
-        "db-1>web-1": CONNECTED,
-        "web-1>db-1": REFUSED,
-        "job-1>db-1": REFUSED,
-        "db-1>db-1": CONNECTED,
-    }
-    assert _outcome(readings).verdict == "FAIL"
-    assert _outcome(readings, reject=True).verdict == "PASS"
+    refusals = {"web-1>db-1": REFUSED, "job-1>db-1": REFUSED}
+    assert _outcome(refusals).verdict == "FAIL"
+    assert _outcome(refusals, reject=True).verdict == "PASS"
 
 
 def test_a_twin_the_api_refused_leaves_the_result_incomplete() -> None:

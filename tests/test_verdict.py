@@ -262,9 +262,9 @@ def test_the_deployed_isolation_widens_a822_only_when_it_ran_and_passed() -> Non
     wide = control(_with_isolation("passed"), "A.8.22")
     assert wide["verdict"] == rules.PASS
     assert (
-        "The workloads deployed on the cluster are segregated too: 40 running pods in 15 "
-        in (wide["evidence"])
-    )
+        "The workloads deployed on the cluster, computed from their pods and NetworkPolicies "
+        "(not probed), are segregated too: 40 running pods in 15 classes"
+    ) in wide["evidence"]
     assert "3 tenants (blog, shop, wiki; tenants by namespace label tenant)" in wide["evidence"]
     assert "were computed from their pods and NetworkPolicies" in wide["scope"]
     failed = control(_with_isolation("failed"), "A.8.22")

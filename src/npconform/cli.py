@@ -130,6 +130,7 @@ def cmd_deployed(args: argparse.Namespace) -> int:
     from npconform.deployed.read import read_state
     from npconform.model.isolation import compute
     from npconform.model.tenants import TenantsError, default_model
+    from npconform.verdict.rules import worst
 
     model = read_tenants(args.tenants) if args.tenants else default_model()
     if args.json is not None and not args.json.parent.is_dir():
@@ -185,15 +186,10 @@ def cmd_deployed(args: argparse.Namespace) -> int:
             )
             print(out.text())
             doc["verification"] = out.to_json()
-            status = max(status, VERDICT_EXIT[out.verdict], key=_severity)
+            status = VERDICT_EXIT[worst([iso.verdict, out.verdict])]
     if args.json is not None:
         args.json.write_text(json.dumps(doc, indent=2) + "\n")
     return status
-
-
-def _severity(code: int) -> int:
-    """FAIL (1) outranks INCOMPLETE (3), which outranks PASS (0)."""
-    return {0: 0, 3: 1, 1: 2}.get(code, 3)
 
 
 def isolation_text(doc: dict[str, Any]) -> str:

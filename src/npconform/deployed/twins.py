@@ -68,7 +68,7 @@ class Twin:
     name: str
     targets: list[Target] = field(default_factory=list)
     ip: str = ""
-    rounds: list[dict[Cell, str]] = field(default_factory=list)
+    rounds: list[list[str]] = field(default_factory=list)  # per round: outcome per target
     done: str = ""  # why it ended ("" while running)
 
     @property
@@ -160,9 +160,17 @@ def make_plan(
     return plan
 
 
+def _probes(tw: Twin) -> list[Probe]:
+    """The twin's probes, one per target, told apart by position (a twin may probe two
+    pods on the same port)."""
+    return [
+        Probe(Cell(str(i), "", *t.column), str(t.pod.ip), t.column[0], TCP)
+        for i, t in enumerate(tw.targets)
+    ]
+
+
 def _script(tw: Twin, timeout: float) -> str:
-    probes = [Probe(Cell("", "", *t.column), str(t.pod.ip), t.column[0], TCP) for t in tw.targets]
-    body = batch_script(probes, timeout, batch="t")
+    body = batch_script(_probes(tw), timeout, batch="t")
     return (
         f"sleep {WARMUP}; r=0; while [ $r -lt {ROUNDS} ]; do r=$((r+1)); "
         f"echo NPC-ROUND $r\n{body}\necho NPC-END; sleep {GAP}; done"
@@ -356,12 +364,9 @@ def _arrived(outcome: str, reject: bool = False) -> bool | None:
     return None
 
 
-def _rounds(log: str, tw: Twin, timeout: float) -> list[dict[Cell, str]]:
-    # probe cells index by position: a twin may probe two pods on the same port
-    probes = [
-        Probe(Cell(str(i), "", *t.column), str(t.pod.ip), t.column[0], TCP)
-        for i, t in enumerate(tw.targets)
-    ]
+def _rounds(log: str, tw: Twin, timeout: float) -> list[list[str]]:
+    """The complete rounds of the twin's log: each its outcomes in the targets' order."""
+    probes = _probes(tw)
     out = []
     for part in log.split("NPC-ROUND ")[1:]:
         if "NPC-END" not in part:
@@ -370,12 +375,7 @@ def _rounds(log: str, tw: Twin, timeout: float) -> list[dict[Cell, str]]:
             obs = parse_output(probes, part, timeout)
         except ProbeError:
             break
-        out.append(
-            {
-                Cell(str(i), "", *t.column): obs[probes[i].cell].outcome
-                for i, t in enumerate(tw.targets)
-            }
-        )
+        out.append([obs[p.cell].outcome for p in probes])
     return out
 
 
@@ -463,8 +463,8 @@ def _settled(tw: Twin, iso: Isolation, reject: bool) -> bool:
     if len(tw.rounds) < 2:
         return False
     for r in tw.rounds[-2:]:
-        for i, t in enumerate(tw.targets):
-            got = _arrived(r[Cell(str(i), "", *t.column)], reject)
+        for outcome, t in zip(r, tw.targets, strict=True):
+            got = _arrived(outcome, reject)
             if got is None or got != iso.expected(tw.index, t.index, t.column):
                 return False
     return True
@@ -565,8 +565,7 @@ def _compare(
             if not tw.rounds:
                 errors.append((cell, f"the twin reported no round ({tw.done or 'not started'})"))
                 continue
-            key = Cell(str(i), "", *t.column)
-            last = tw.rounds[-1][key]
+            last = tw.rounds[-1][i]
             readings[cell] = last
             got = _arrived(last, plan.reject)
             if got is None:
@@ -577,7 +576,7 @@ def _compare(
                 arrived_at.add((t.pod.id, t.column[0]))
             elif not want:
                 blocked.append((cell, t.pod, t.column[0]))
-            before = _arrived(tw.rounds[-2][key], plan.reject) if len(tw.rounds) >= 2 else None
+            before = _arrived(tw.rounds[-2][i], plan.reject) if len(tw.rounds) >= 2 else None
             if before is not None and before != got:  # an error before is no reading
                 flapping.append(cell)
     disagree = [c for c, want in expected.items() if c in observed and observed[c] != want]

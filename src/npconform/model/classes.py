@@ -30,13 +30,6 @@ from npconform.model.netpol import (
 )
 
 
-def bits(indices: Iterable[int]) -> int:
-    out = 0
-    for i in indices:
-        out |= 1 << i
-    return out
-
-
 def members(x: int) -> list[int]:
     """The indices of the set bits of ``x``, in increasing order."""
     if x <= 0:
@@ -47,16 +40,6 @@ def members(x: int) -> list[int]:
         return [i for i, ch in enumerate(s) if ch == "1"]
     out = []
     while x:
-        low = x & -x
-        out.append(low.bit_length() - 1)
-        x ^= low
-    return out
-
-
-def first_members(x: int, k: int) -> list[int]:
-    """The ``k`` lowest set bits of ``x`` (cheap when ``x`` is large and ``k`` small)."""
-    out: list[int] = []
-    while x > 0 and len(out) < k:
         low = x & -x
         out.append(low.bit_length() - 1)
         x ^= low

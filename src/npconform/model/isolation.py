@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from npconform.model.classes import Index, PodClass, first_members, members, partition
+from npconform.model.classes import Index, PodClass, members, partition
 from npconform.model.netpol import (
     EGRESS,
     INGRESS,
@@ -437,7 +437,7 @@ def compute(state: State, model: TenantModel) -> Isolation:
                 src |= 1 << c.index
         flow_sources.append((f, src))
 
-    crossing: list[tuple[int, int]] = []  # per cross finding: (target class, its sources)
+    holes: dict[tuple[int, int, tuple[str, ...]], list[Column]] = {}
     columns: dict[int, list[Column]] = {}
     for t in classes:
         cols = _columns(t, ing_of[t.index])
@@ -494,27 +494,20 @@ def compute(state: State, model: TenantModel) -> Isolation:
             _tally(matrix, cross, ok, ranges, owner_at, t, col)
             bad = cross & ~ok
             if bad:
-                crossing.append(
-                    (t.index, bad),
+                opened = _opened(
+                    t,
+                    col,
+                    bad,
+                    ing_of[t.index],
+                    peer_bits,
+                    not_eg_isolated,
+                    [*wide, *narrow_of.get(t.index, ()), *to_all_entries],
+                    admits,
                 )
-                findings.append(
-                    _cross_finding(
-                        t,
-                        col,
-                        t_owner,
-                        bad,
-                        ing_of[t.index],
-                        peer_bits,
-                        not_eg_isolated,
-                        [*wide, *narrow_of.get(t.index, ()), *to_all_entries],
-                        admits,
-                        classes,
-                        owner_at,
-                        ranges,
-                    )
-                )
-
-    findings = _merge_ports(findings, crossing)
+                holes.setdefault((t.index, bad, opened), []).append(col)
+    # one finding per target class, set of sources and opening, its ports together
+    for (ti, bad, opened), cols in holes.items():
+        findings.append(_cross_finding(classes[ti], cols, bad, opened, classes, owner_at, ranges))
 
     def beyond(p: ParsedPolicy) -> Callable[[str, int], int]:
         own = owner_bits.get(owner_of_ns(p.namespace), 0)
@@ -611,21 +604,18 @@ def _tally(
             cell["pairs"].extend((si, t.index, col) for si in digits.first(lo, hi, room))
 
 
-def _cross_finding(
+def _opened(
     t: PodClass,
     col: Column,
-    t_owner: str,
     bad: int,
     ing: Sequence[ParsedPolicy],
     peer_bits: Mapping[tuple[str, int, int], int],
     not_eg_isolated: int,
     egress: Sequence[tuple[ParsedPolicy, int, Rule, int, int]],
     admits: _Admits,
-    classes: Sequence[PodClass],
-    owner_at: Sequence[str],
-    ranges: Mapping[str, tuple[int, int]],
-) -> Finding:
-    port, proto = col
+) -> tuple[str, ...]:
+    """What lets the sources ``bad`` reach ``t`` on ``col``: the ingress rules (or that
+    nothing isolates it), then the egress side."""
     opened: list[str] = []
     if not ing:
         opened.append(f"no NetworkPolicy isolates {t.name} for ingress")
@@ -640,22 +630,37 @@ def _cross_finding(
     for p, i, r, sel, targets in egress:
         if sel & bad and targets & tb and admits(r, t.ports, col):
             opened.append(_rule_name(p, EGRESS, i))
-    src_owners = [o for o, *_ in _Digits(bad).spans(ranges, owner_at)]
+    return tuple(opened)
+
+
+def _cross_finding(
+    t: PodClass,
+    cols: Sequence[Column],
+    bad: int,
+    opened: Sequence[str],
+    classes: Sequence[PodClass],
+    owner_at: Sequence[str],
+    ranges: Mapping[str, tuple[int, int]],
+) -> Finding:
+    digits = _Digits(bad)
+    src_owners = [o for o, *_ in digits.spans(ranges, owner_at)]
     count = bad.bit_count()
-    shown = ", ".join(classes[i].name for i in first_members(bad, 5))
+    shown = ", ".join(classes[i].name for i in digits.first(0, len(owner_at), 5))
     if count > 5:
         shown += f" and {count - 5} more class(es)"
+    t_owner = owner_at[t.index]
     kind = TO_PLATFORM if t_owner == PLATFORM else CROSS_TENANT
     whom = "the platform" if t_owner == PLATFORM else f"tenant {t_owner}"
     owners = ", ".join(src_owners[:10]) + (
         f" and {len(src_owners) - 10} more" if len(src_owners) > 10 else ""
     )
+    ports = ", ".join(f"{p}/{proto}" for p, proto in cols)
     return Finding(
         FAIL,
         kind,
         f"{t.name} ({whom})",
-        f"reachable on {port}/{proto} from tenant(s) {owners} ({shown}), not declared intended",
-        opened,
+        f"reachable on {ports} from tenant(s) {owners} ({shown}), not declared intended",
+        list(opened),
     )
 
 
@@ -672,21 +677,6 @@ def _columns(t: PodClass, ingress: Sequence[ParsedPolicy]) -> list[Column]:
     return sorted(cols)
 
 
-def _merge_ports(findings: list[Finding], crossing: Sequence[tuple[int, int]]) -> list[Finding]:
-    """One finding per target class, opening and set of sources, its ports joined."""
-    merged: dict[tuple[Any, ...], Finding] = {}
-    for f, (target, sources) in zip(findings, crossing, strict=True):
-        port = f.message.partition(" from ")[0].removeprefix("reachable on ")
-        key = (f.kind, target, sources, tuple(f.opened_by))
-        if key in merged:
-            m = merged[key]
-            h, _, r = m.message.partition(" from ")
-            m.message = f"{h}, {port} from {r}"
-        else:
-            merged[key] = Finding(f.severity, f.kind, f.subject, f.message, list(f.opened_by))
-    return list(merged.values())
-
-
 def _external_findings(
     classes: Sequence[PodClass],
     owner_at: Sequence[str],
@@ -696,20 +686,20 @@ def _external_findings(
 ) -> list[Finding]:
     """Per tenant: which of its classes may send to addresses outside the cluster."""
     per: dict[str, dict[str, int]] = {}
+
+    def count(ci: int, way: str) -> None:
+        ways = per.setdefault(owner_at[ci], {})
+        ways[way] = ways.get(way, 0) + 1
+
     for ci in members(not_eg_isolated & tenant_sources):
-        per.setdefault(owner_at[ci], {}).setdefault(
-            "not isolated for egress: any address, any port", 0
-        )
-        per[owner_at[ci]]["not isolated for egress: any address, any port"] += 1
+        count(ci, "not isolated for egress: any address, any port")
     for p, i, r, sel, _ in eg_rules:
         ext = _external(r)
         if not ext:
             continue
         ports = ", ".join(str(s) for s in r.ports) or "any port"
         for ci in members(sel & tenant_sources):
-            key = f"{_rule_name(p, EGRESS, i)}: {ext} on {ports}"
-            per.setdefault(owner_at[ci], {}).setdefault(key, 0)
-            per[owner_at[ci]][key] += 1
+            count(ci, f"{_rule_name(p, EGRESS, i)}: {ext} on {ports}")
     out = []
     for tenant, ways in sorted(per.items()):
         out.append(

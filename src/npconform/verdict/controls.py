@@ -87,7 +87,8 @@ CONTROLS: tuple[Control, ...] = (
         "Shown for the suite's tenant and component scenarios; the cluster's own tenants "
         "were not examined.",
         widened_by="SEG-DEPLOYED",
-        widened_claim=" The workloads deployed on the cluster are segregated too: {isolation}.",
+        widened_claim=" The workloads deployed on the cluster, computed from their pods and "
+        "NetworkPolicies (not probed), are segregated too: {isolation}.",
         widened_scope="Shown for the suite's tenant and component scenarios on live traffic; "
         "the cluster's own tenants were computed from their pods and NetworkPolicies as the "
         "tenants model declares, on the ports their pods declare and those the ingress rules "
