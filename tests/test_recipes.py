@@ -122,8 +122,9 @@ def test_node_binaries_and_a_rootfs_package_list(
     before = keys(tmp_path)
     node = imageplans.node_plan(LOCK)
     assert set(node.steps()) == {s for s, _, _ in imageplans.NODE_BINARIES} | {"rootfs:node"}
-    runtime = dataclasses.replace(imageplans.ROOTFS[1], packages=("bash",))
-    monkeypatch.setattr(recipes, "ROOTFS", [imageplans.ROOTFS[0], runtime])
+    (old,) = [r for r in imageplans.ROOTFS if r.name == "runtime"]
+    runtime = dataclasses.replace(old, packages=("bash",))
+    monkeypatch.setattr(recipes, "ROOTFS", [runtime if r is old else r for r in imageplans.ROOTFS])
     moved = changed(before, keys(tmp_path))
     on_runtime = {
         f"image:{p.key}" for p in imageplans.image_plans(LOCK) if p.base == "rootfs:runtime"

@@ -7,6 +7,10 @@ npconform deployed              the reachability the NetworkPolicies of namespac
 npconform coverage              every namespace: covered by the require-networkpolicy
                                 constraint (proven by a dry run), exempt, or unprotected
                                 (exit 0 PASS, 1 FAIL: one is unprotected, 3 INCOMPLETE)
+npconform install-cronjob      the suite as a CronJob inside the cluster (--dry-run: print it)
+npconform uninstall-cronjob    remove it, its runs, verdicts and reports
+npconform fetch-report         a scheduled run's bundle, from the cluster, checked
+npconform job                  one scheduled run (the suite image's entry point)
 npconform diff OLD NEW          what changed between two runs' results (exit 1: worse)
 npconform verdict RESULTS       a run's verdict and controls, after checking SHA256SUMS
                                 (exit 0 PASS, 1 FAIL, 3 INCOMPLETE, 4 a file was edited)
@@ -34,6 +38,7 @@ from npconform.cluster.client import Clients
 from npconform.cluster.options import PLATFORM_OPTIONS, UsageError
 from npconform.resources import MANIFESTS
 from npconform.scenario import externals
+from npconform.verdict.rules import VERDICT_EXIT
 
 if TYPE_CHECKING:
     from npconform.model.tenants import TenantModel
@@ -332,7 +337,6 @@ def cmd_tenants(args: argparse.Namespace) -> int:
 
 RESULTS_FILE = "results.json"
 #: Exit status of ``verdict`` per verdict, and when a file of the bundle was edited.
-VERDICT_EXIT = {"PASS": 0, "FAIL": 1, "INCOMPLETE": 3}
 EDITED_EXIT = 4
 
 
@@ -387,6 +391,87 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     print(f.text())
     print(f"wrote {args.out}")
     return VERDICT_EXIT.get(f.verdict, 3)
+
+
+def _install_options(args: argparse.Namespace) -> Any:
+    from npconform.incluster.install import Install
+    from npconform.lock import load
+
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    inst = Install(
+        namespace=args.namespace,
+        schedule=args.schedule,
+        image=args.image or "",
+        modes=args.modes,
+        fail_on=args.fail_on,
+        keep=args.keep,
+        pvc=args.pvc or "",
+        deadline=args.deadline,
+        pytest_args=extra,
+    )
+    inst.validate(load())
+    return inst
+
+
+def cmd_install_cronjob(args: argparse.Namespace) -> int:
+    from npconform.incluster.install import apply, check_image, render, to_yaml
+    from npconform.lock import load
+
+    inst = _install_options(args)
+    docs = render(inst)
+    if args.dry_run:
+        print(to_yaml(docs), end="")
+        return 0
+    check_image(inst, load())
+    c = _clients(args)
+    apply(c, docs)
+    print(
+        f"installed CronJob {inst.namespace}/{NAME} ({inst.schedule!r}, image {inst.image}, "
+        f"bound to {', '.join(inst.bindings())}); run it now with: kubectl -n {inst.namespace} "
+        f"create job --from=cronjob/{NAME} {NAME}-manual; its verdict: kubectl -n "
+        f"{inst.namespace} get configmap {NAME}-verdict -L npconform.io/verdict"
+    )
+    return 0
+
+
+def cmd_uninstall_cronjob(args: argparse.Namespace) -> int:
+    from npconform.incluster.install import uninstall
+
+    gone = uninstall(_clients(args), args.namespace)
+    print(f"deleted: {', '.join(gone) or 'nothing (not installed)'}")
+    return 0
+
+
+def cmd_fetch_report(args: argparse.Namespace) -> int:
+    from npconform.incluster.publish import FetchError, fetch, read_summary, runs
+
+    c = _clients(args)
+    try:
+        if args.list:
+            for s in runs(c, args.namespace):
+                print(f"{s.run}  {s.finished}  {s.verdict}  sha256:{s.sha256}")
+            return 0
+        run, files = fetch(c, args.namespace, args.run, args.out)
+    except FetchError as e:
+        print(f"{NAME}: {e}", file=sys.stderr)
+        return EDITED_EXIT if e.corrupt else 2
+    summary = read_summary(c, args.namespace)
+    last = " (the last run)" if summary.run == run else ""
+    print(f"wrote {args.out}: {', '.join(files)} of run {run}{last}; SHA256SUMS checked")
+    if summary.run == run:
+        print(f"{summary.verdict}: {summary.reason}")
+    return 0
+
+
+def cmd_job(args: argparse.Namespace) -> int:
+    from npconform.incluster import job
+
+    extra = list(args.pytest_args)
+    if extra[:1] == ["--"]:
+        extra = extra[1:]
+    return job.main(args.report_dir, args.fail_on, args.keep, extra, args.namespace)
 
 
 def cmd_verdict(args: argparse.Namespace) -> int:
@@ -527,6 +612,58 @@ def main(argv: list[str] | None = None) -> int:
         help="the tenants file (YAML; default: each non-platform namespace its own tenant)",
     )
     tn.add_argument("--json", type=Path, default=None, help="write the assignment as JSON here")
+    ic = sub.add_parser(
+        "install-cronjob",
+        parents=[common],
+        help="run the suite inside the cluster on a schedule (README: Continuous verification)",
+    )
+    ic.add_argument("--namespace", default=NAME, help=f"its namespace (default {NAME})")
+    ic.add_argument(
+        "--schedule", default="17 2 * * *", help="cron schedule (default nightly, 02:17)"
+    )
+    ic.add_argument(
+        "--image", default=None, help="the suite image (default: npconform:<version>, offline)"
+    )
+    ic.add_argument(
+        "--modes",
+        action="store_true",
+        help="also bind npconform-verifier-modes and pass --allow-cluster-changes (ADM-MODES "
+        "switches the constraint through deny, warn and dryrun, and restores it)",
+    )
+    ic.add_argument(
+        "--fail-on",
+        choices=("fail", "incomplete"),
+        default="fail",
+        help="which verdicts fail the Job (default fail: FAIL only; incomplete: also INCOMPLETE)",
+    )
+    ic.add_argument("--keep", type=int, default=7, help="runs whose bundle is kept (default 7)")
+    ic.add_argument("--pvc", default=None, help="keep the bundle on this claim too")
+    ic.add_argument(
+        "--deadline", type=int, default=3600, help="seconds a run may take (default 3600)"
+    )
+    ic.add_argument("--dry-run", action="store_true", help="print the objects; contact no cluster")
+    ic.add_argument(
+        "pytest_args", nargs=argparse.REMAINDER, help="after --: extra pytest arguments"
+    )
+    uc = sub.add_parser(
+        "uninstall-cronjob", parents=[common], help="remove the CronJob, its runs and reports"
+    )
+    uc.add_argument("--namespace", default=NAME)
+    fr = sub.add_parser(
+        "fetch-report",
+        parents=[common],
+        help="a scheduled run's bundle from the cluster, its hashes checked",
+    )
+    fr.add_argument("--namespace", default=NAME)
+    fr.add_argument("--run", default="", help="this run's bundle (default: the last run's)")
+    fr.add_argument("--out", type=Path, default=Path("reports/in-cluster"))
+    fr.add_argument("--list", action="store_true", help="list the runs whose bundle is kept")
+    jb = sub.add_parser("job", help="one scheduled run, inside the cluster (the image's entry)")
+    jb.add_argument("--report-dir", type=Path, default=Path("/reports"))
+    jb.add_argument("--namespace", default="", help="where to publish (default $POD_NAMESPACE)")
+    jb.add_argument("--fail-on", choices=("fail", "incomplete"), default="fail")
+    jb.add_argument("--keep", type=int, default=7)
+    jb.add_argument("pytest_args", nargs=argparse.REMAINDER)
     # diff and verdict read files only: no kubeconfig, no cluster
     fl = sub.add_parser(
         "fleet",
@@ -554,6 +691,10 @@ def main(argv: list[str] | None = None) -> int:
             "diff": cmd_diff,
             "fleet": cmd_fleet,
             "verdict": cmd_verdict,
+            "install-cronjob": cmd_install_cronjob,
+            "uninstall-cronjob": cmd_uninstall_cronjob,
+            "fetch-report": cmd_fetch_report,
+            "job": cmd_job,
         }[args.cmd](args)
     except UsageError as e:
         print(f"{NAME}: {e}", file=sys.stderr)

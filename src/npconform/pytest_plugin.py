@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from npconform import NAME
+from npconform.cluster.client import forbidden
 from npconform.cluster.options import (
     CNI_DENY_RESPONSE,
     CNIS,
@@ -63,7 +64,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--target",
         choices=TARGETS,
         default="kind",
-        help="kind: create a kind cluster (default); existing: use --kubeconfig",
+        help="kind: create a kind cluster (default); existing: use --kubeconfig; in-cluster: "
+        "run inside a pod of the cluster, as its service account (npconform install-cronjob)",
     )
     g.addoption(
         "--kubeconfig",
@@ -233,6 +235,9 @@ def start_session(session: pytest.Session) -> None:
     except UsageError as e:
         raise pytest.UsageError(f"{NAME}: {e}") from None
     except Exception as e:
+        denied = forbidden(e)
+        if denied:
+            raise pytest.UsageError(f"{NAME}: missing permission: {denied}") from None
         raise pytest.UsageError(
             f"{NAME}: platform set-up failed: {type(e).__name__}: {e}{raised_at(e)}"
         ) from None
@@ -315,10 +320,20 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     be evidence) is marked so: an error of the test, never a verdict."""
     outcome = yield
     report = outcome.get_result()
-    if call.excinfo is not None and call.excinfo.errisinstance(_TEST_ERRORS):
+    if call.excinfo is None:
+        return
+    if call.excinfo.errisinstance(_TEST_ERRORS):
         report.user_properties = [
             *report.user_properties,
             ("test_error", call.excinfo.typename),
+        ]
+        return
+    denied = forbidden(call.excinfo.value)
+    if denied:  # the run lacks a permission: it could not measure, it did not find a fault
+        report.user_properties = [
+            *report.user_properties,
+            ("test_error", "Forbidden"),
+            ("test_error_message", f"missing permission: {denied}"),
         ]
 
 

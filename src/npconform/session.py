@@ -67,6 +67,8 @@ class Session:
             offline = self.kind.offline
             timings.append({"step": "cluster", "seconds": round(time.monotonic() - t0, 1)})
             say("cluster created", t0)
+        elif self.opts.target == "in-cluster":
+            kubeconfig = None
         else:
             assert self.opts.kubeconfig is not None
             kubeconfig = self.opts.kubeconfig
@@ -147,12 +149,13 @@ class Session:
             else (self.workdir / "kind" / "kubeconfig" if self.kind else self.opts.kubeconfig)
         )
         selector = f"{RUN_LABEL}={self.opts.run_id}"
-        if not kubeconfig or not Path(kubeconfig).exists():
+        in_cluster = self.opts.target == "in-cluster"
+        if not in_cluster and (not kubeconfig or not Path(kubeconfig).exists()):
             return {"selector": selector, "done": False, "reason": "no kubeconfig"}
         if self.kind and not self.opts.keep_cluster:
             return {"selector": selector, "done": True, "reason": "the kind cluster is deleted"}
         try:
-            clients = Clients(Path(kubeconfig), self.opts.context)
+            clients = Clients(None if in_cluster else Path(str(kubeconfig)), self.opts.context)
             removed = delete_namespaces(clients, selector, wait=120)
             left = [
                 n.metadata.name
@@ -188,7 +191,7 @@ def attach(state_file: Path) -> RunState:
     return RunState.from_json(json.loads(state_file.read_text()))
 
 
-def cleanup_leftovers(kubeconfig: Path, context: str | None) -> list[str]:
+def cleanup_leftovers(kubeconfig: Path | None, context: str | None) -> list[str]:
     """Remove every namespace any npconform run left behind (interrupted runs)."""
     clients = Clients(kubeconfig, context)
     clients.check_reachable()

@@ -32,6 +32,15 @@ class StepFile:
 
 
 @dataclass(frozen=True)
+class StepTree:
+    """A directory of a dependency step's output, copied whole (files not known when the
+    plan is made: a wheelhouse)."""
+
+    step: str
+    dir: str
+
+
+@dataclass(frozen=True)
 class ModuleTree:
     """A directory of a pinned module's source, copied as a writable tree."""
 
@@ -64,7 +73,7 @@ class Derived:
     steps: tuple[str, ...] = ()
 
 
-Source = StepFile | ModuleTree | Text | Derived
+Source = StepFile | StepTree | ModuleTree | Text | Derived
 
 
 def _sha(text: str) -> str:
@@ -84,6 +93,8 @@ def source_inputs(src: Source) -> dict[str, Any]:
         }
     if isinstance(src, StepFile):
         return {"step": src.step, "name": src.name, "mode": src.mode}
+    if isinstance(src, StepTree):
+        return {"step": src.step, "dir": src.dir}
     return {"module": src.module, "dir": src.dir, "exclude": list(src.exclude)}
 
 
@@ -106,7 +117,7 @@ class ImagePlan:
         """The steps whose outputs the context reads, and the base: the step's deps."""
         deps: set[str] = {self.base} if self.base else set()
         for _, src in self.context:
-            if isinstance(src, StepFile):
+            if isinstance(src, StepFile | StepTree):
                 deps.add(src.step)
             elif isinstance(src, Derived):
                 deps.update(src.steps)
@@ -138,6 +149,9 @@ class ImagePlan:
             if isinstance(src, ModuleTree):
                 _copy_tree(module_dir(src.module) / src.dir, target, src.exclude)
                 continue
+            if isinstance(src, StepTree):
+                _copy_tree(Path(outputs[src.step]) / src.dir, target, ())
+                continue
             if isinstance(src, StepFile):
                 shutil.copyfile(Path(outputs[src.step]) / src.name, target)
                 mode = src.mode
@@ -160,6 +174,8 @@ class ImagePlan:
         for path, src in self.context:
             if isinstance(src, StepFile) and src.name not in outputs.get(src.step, set()):
                 out.append(f"{self.key}: {path} copies {src.name!r}, not an output of {src.step}")
+            if isinstance(src, StepTree) and src.step not in outputs:
+                out.append(f"{self.key}: {path} copies a tree of unknown step {src.step}")
             if isinstance(src, ModuleTree) and src.module not in modules:
                 out.append(f"{self.key}: {path} comes from unknown module {src.module!r}")
             for s in src.steps if isinstance(src, Derived) else ():

@@ -9,7 +9,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from npconform.airgap import registry
-from npconform.airgap.context import Derived, ImagePlan, ModuleTree, Source, StepFile, Text
+from npconform.airgap.context import (
+    Derived,
+    ImagePlan,
+    ModuleTree,
+    Source,
+    StepFile,
+    StepTree,
+    Text,
+)
 from npconform.lock import Lock
 from npconform.proc import run
 
@@ -58,6 +66,8 @@ ROOTFS = [
         ),
         NODE_ROOTFS_FIXUPS,
     ),
+    # The suite image's base: Debian's Python (its version is SUITE_PYTHON) and venv.
+    RootfsSpec("python", ("python3", "python3-venv", "ca-certificates")),
     RootfsSpec(
         "runtime",
         (
@@ -87,7 +97,7 @@ def simple(
     base: str | None,
     files: list[tuple[StepFile, str]],
     tail: list[str],
-    trees: list[tuple[ModuleTree, str]] = (),  # type: ignore[assignment]
+    trees: list[tuple[ModuleTree | StepTree, str]] = (),  # type: ignore[assignment]
     own: Mapping[str, Source] | None = None,
     role: str = "cluster",
 ) -> ImagePlan:
@@ -124,6 +134,7 @@ def image_plans(lock: Lock) -> list[ImagePlan]:
     calico = "go:calico"
     cni = "go:cni-plugins"
     return [
+        suite_plan(lock),
         control_plane("kube-apiserver"),
         control_plane("kube-controller-manager"),
         control_plane("kube-scheduler"),
@@ -276,6 +287,47 @@ def image_plans(lock: Lock) -> list[ImagePlan]:
         ),
         node_plan(lock),
     ]
+
+
+# ---------------------------------------------------------------------------------------
+# The suite itself, for runs inside the cluster (`npconform install-cronjob`)
+# ---------------------------------------------------------------------------------------
+
+#: The Python of the "python" root filesystem (Debian bookworm's python3): the wheels of
+#: the suite image are downloaded for it.
+SUITE_PYTHON = "3.11"
+SUITE_HOME = "/opt/npconform"
+#: The suite image's user: not root, and not any of the cluster images' users.
+SUITE_UID = 65532
+
+
+def suite_plan(lock: Lock) -> ImagePlan:
+    """npconform and its pinned Python dependencies (the wheels of step py:suite) in a
+    virtual environment on Debian's Python, the suite's tests beside it; non-root, and
+    writing nothing outside its volumes (a read-only root filesystem)."""
+    venv = f"{SUITE_HOME}/venv"
+    return simple(
+        lock,
+        "npconform",
+        "rootfs:python",
+        [],
+        [
+            f"RUN python3 -m venv {venv}"
+            f" && {venv}/bin/pip install --no-index --no-cache-dir --find-links /tmp/wheels"
+            " npconform"
+            f" && python3 -m compileall -q {SUITE_HOME}/suite"
+            " && rm -rf /tmp/wheels",
+            f"ENV PATH={venv}/bin:{STATIC_PATH} HOME=/tmp PYTHONDONTWRITEBYTECODE=1"
+            " PYTHONUNBUFFERED=1 HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis",
+            f"WORKDIR {SUITE_HOME}/suite",
+            f"USER {SUITE_UID}:{SUITE_UID}",
+            'ENTRYPOINT ["npconform", "job"]',
+        ],
+        trees=[
+            (StepTree("py:suite", "wheels"), "/tmp/wheels"),
+            (StepTree("py:suite", "suite"), f"{SUITE_HOME}/suite"),
+        ],
+    )
 
 
 # ---------------------------------------------------------------------------------------

@@ -11,7 +11,9 @@ node files, Calico's node filesystem) come from the pinned modules in the Go mod
 from __future__ import annotations
 
 import functools
+import hashlib
 import shutil
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +21,7 @@ from npconform.airgap import docker, registry
 from npconform.airgap.context import ImagePlan
 from npconform.airgap.gobuild import GoBuildError, Wrapper, go_env, module_dir
 from npconform.airgap.gotargets import GoTarget, go_targets
-from npconform.airgap.imageplans import ROOTFS, RootfsSpec, image_plans
+from npconform.airgap.imageplans import ROOTFS, SUITE_PYTHON, RootfsSpec, image_plans
 from npconform.airgap.steps import Ctx, Graph, Step
 from npconform.lock import Lock, Module
 from npconform.proc import CommandError, run
@@ -232,6 +234,120 @@ def add_rootfs_steps(g: Graph, lock: Lock) -> None:
 
 
 # ---------------------------------------------------------------------------------------
+# The suite's Python: npconform's wheel and its pinned dependencies, and the suite's tests
+# ---------------------------------------------------------------------------------------
+
+CHECKOUT = Path(__file__).resolve().parents[3]
+#: What of the checkout the suite image carries: the package's sources (its wheel is built
+#: from them) and the tests pytest runs.
+SUITE_SOURCES = ("pyproject.toml", "README.md", "conftest.py", "src/npconform", "suites")
+#: Pins of [python] that only develop npconform (linters, type checks, tox): not in the image.
+DEV_ONLY = ("ruff", "mypy", "types-PyYAML", "tox")
+#: Binary wheels for Debian bookworm's glibc (2.36) on x86-64.
+WHEEL_PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+
+
+PIP = (sys.executable, "-m", "pip")
+
+
+def _source_files(root: Path) -> list[Path]:
+    out: list[Path] = []
+    for name in SUITE_SOURCES:
+        p = root / name
+        if p.is_file():
+            out.append(p)
+        else:
+            out += sorted(
+                f
+                for f in p.rglob("*")
+                if f.is_file()
+                and "__pycache__" not in f.parts
+                and not any(part.endswith(".egg-info") for part in f.parts)
+            )
+    return out
+
+
+def sources_digest(root: Path = CHECKOUT) -> str:
+    """The sha256 over every file the suite image is built from (path and bytes)."""
+    h = hashlib.sha256()
+    for f in _source_files(root):
+        h.update(str(f.relative_to(root)).encode() + b"\0" + f.read_bytes() + b"\0")
+    return h.hexdigest()
+
+
+def suite_pins(lock: Lock) -> dict[str, str]:
+    return {k: v for k, v in lock.python_pins.items() if k not in DEV_ONLY}
+
+
+def pip_download_argv(lock: Lock, dest: Path) -> list[str]:
+    plat = [w for p in WHEEL_PLATFORMS for w in ("--platform", p)]
+    abi = "cp" + SUITE_PYTHON.replace(".", "")
+    return [
+        *PIP,
+        "download",
+        "--disable-pip-version-check",
+        "--dest",
+        str(dest),
+        "--only-binary=:all:",
+        "--python-version",
+        SUITE_PYTHON,
+        "--implementation",
+        "cp",
+        "--abi",
+        abi,
+        *plat,
+        *(f"{k}=={v}" for k, v in sorted(suite_pins(lock).items())),
+    ]
+
+
+def add_python_step(g: Graph, lock: Lock) -> None:
+    def build(ctx: Ctx) -> Path:
+        if not (CHECKOUT / "pyproject.toml").is_file():
+            raise GoBuildError(
+                f"the suite image is built from a checkout of npconform, not {CHECKOUT}"
+            )
+        log = ctx.log("py-suite")
+        tmp, final = _fresh_tmp(ctx, "py", "suite")
+        wheels, suite, src = tmp / "wheels", tmp / "suite", tmp / "src"
+        for f in _source_files(CHECKOUT):
+            rel = f.relative_to(CHECKOUT)
+            for base in (src, suite) if rel.parts[0] != "src" else (src,):
+                (base / rel).parent.mkdir(parents=True, exist_ok=True)
+                shutil.copyfile(f, base / rel)
+        run(pip_download_argv(lock, wheels), log=log)
+        run(
+            [
+                *PIP,
+                "wheel",
+                "--disable-pip-version-check",
+                "--no-deps",
+                "-w",
+                str(wheels),
+                str(src),
+            ],
+            log=log,
+        )
+        shutil.rmtree(src)
+        return _publish_dir(tmp, final)
+
+    g.add(
+        Step(
+            name="py:suite",
+            inputs={
+                "python": SUITE_PYTHON,
+                "pins": suite_pins(lock),
+                "platforms": list(WHEEL_PLATFORMS),
+                "sources": sources_digest(),
+            },
+            build=build,
+            cached=functools.partial(_cached_dir, kind="py", name="suite"),
+            lane="io",
+            what=f"npconform's wheel and {len(suite_pins(lock))} pinned Python packages",
+        )
+    )
+
+
+# ---------------------------------------------------------------------------------------
 # Images
 # ---------------------------------------------------------------------------------------
 
@@ -364,6 +480,7 @@ def graph(lock: Lock, cache: Path, with_second_cni: bool = False) -> tuple[Graph
     add_go_steps(g, lock)
     add_tools_step(g, lock)
     add_rootfs_steps(g, lock)
+    add_python_step(g, lock)
     add_image_steps(g, lock, plans)
     add_push_step(g, lock, served(lock, with_second_cni), _mirror_key(plans))
     return g, ["tools", "image:node", "push"]
@@ -374,6 +491,7 @@ def problems(lock: Lock) -> list[str]:
     outputs: dict[str, set[str]] = {
         **step_outputs(lock),
         **{f"rootfs:{r.name}": set() for r in ROOTFS},
+        "py:suite": set(),
     }
     plans = image_plans(lock)
     out = [p for plan in plans for p in plan.problems(outputs, set(lock.modules))]

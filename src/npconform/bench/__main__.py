@@ -13,6 +13,7 @@ from typing import Any
 
 from npconform import NAME, __version__, bench
 from npconform.bench.coverage import scale as coverage_scale
+from npconform.bench.image import suite_image
 from npconform.bench.isolation import in_own_process as isolation_scale
 from npconform.bench.measure import (
     ROOT,
@@ -51,8 +52,14 @@ def main(argv: list[str] | None = None) -> int:
         help="only the tenant isolation computation at scale (no cluster); the other "
         "figures in --out/results.json are kept",
     )
+    ap.add_argument(
+        "--image-only",
+        action="store_true",
+        help="only the suite image's build time, cold and cached (no cluster); the other "
+        "figures in --out/results.json are kept",
+    )
     args = ap.parse_args(argv)
-    if args.coverage_only or args.isolation_only:
+    if args.coverage_only or args.isolation_only or args.image_only:
         previous = args.out / "results.json"
         if not previous.is_file():
             print(
@@ -64,6 +71,8 @@ def main(argv: list[str] | None = None) -> int:
             kept["coverage"] = coverage_scale()
         if args.isolation_only:
             kept["isolation"] = isolation_scale()
+        if args.image_only:
+            kept["suite_image"] = suite_image()
         return _write(args.out, kept)
     opts = RunOptions(cluster_name=args.cluster_name, images="auto")
     workdir = (ROOT / "reports" / ".bench").resolve()
@@ -78,6 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         "startup": start,
         "coverage": coverage_scale(),
         "isolation": isolation_scale(),
+        "suite_image": suite_image(),
     }
     try:
         w, m = matrix_world(state)

@@ -73,6 +73,7 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         *_coverage(r.get("coverage")),
         *_isolation(r.get("isolation")),
+        *_suite_image(r.get("suite_image")),
         "## Peak memory",
         "",
         f"- cluster (sum of the node containers): {r['memory']['cluster_peak_mib']:.0f} MiB",
@@ -81,6 +82,27 @@ def markdown(r: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _suite_image(img: dict[str, Any] | None) -> list[str]:
+    if not img:
+        return []
+    return [
+        f"## The suite image ({img['ref']})",
+        "",
+        "`scripts/build-images` with every other image cached: cold (the suite image's own "
+        "steps, " + ", ".join(img["steps"]) + ", from nothing in npconform's cache; "
+        "Debian's packages downloaded again, pip's own download cache kept), then cached. "
+        "Regenerate this figure alone with `scripts/bench --image-only`.",
+        "",
+        "| build | seconds |",
+        "|---|---|",
+        f"| cold | {img['cold_seconds']} |",
+        f"| cached | {img['cached_seconds']} |",
+        "",
+        f"Image size: {img['size_mib']} MiB.",
+        "",
+    ]
 
 
 def _isolation(iso: dict[str, Any] | None) -> list[str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from pathlib import Path
 from typing import Any
@@ -14,16 +15,33 @@ from kubernetes.config.config_exception import ConfigException
 
 from npconform.cluster.options import UsageError
 
+IN_CLUSTER = "the pod's service account"
+
 
 class Clients:
-    """Creates API clients from one kubeconfig/context; ``api()`` is per thread."""
+    """Creates API clients from one kubeconfig/context, or (``kubeconfig`` None) from the
+    service account of the pod it runs in; ``api()`` is per thread."""
 
-    def __init__(self, kubeconfig: Path, context: str | None = None) -> None:
+    def __init__(self, kubeconfig: Path | None, context: str | None = None) -> None:
         self.kubeconfig = kubeconfig
         self.context = context
         self._local = threading.local()
 
+    @property
+    def credentials(self) -> str:
+        """Whose credentials these clients use, for messages."""
+        return str(self.kubeconfig) if self.kubeconfig is not None else IN_CLUSTER
+
     def new(self) -> client.ApiClient:
+        if self.kubeconfig is None:
+            cfg = client.Configuration()
+            try:
+                config.load_incluster_config(client_configuration=cfg)
+            except ConfigException as e:
+                raise UsageError(f"no in-cluster credentials: {e}") from None
+            api = client.ApiClient(cfg)
+            api.configuration.retries = 3
+            return api
         try:
             api = config.new_client_from_config(
                 config_file=str(self.kubeconfig), context=self.context, persist_config=False
@@ -53,6 +71,9 @@ class Clients:
     def net(self) -> client.NetworkingV1Api:
         return client.NetworkingV1Api(self.api())
 
+    def rbac(self) -> client.RbacAuthorizationV1Api:
+        return client.RbacAuthorizationV1Api(self.api())
+
     def custom(self) -> client.CustomObjectsApi:
         return client.CustomObjectsApi(self.api())
 
@@ -66,7 +87,7 @@ class Clients:
             if e.status in (401, 403):
                 raise UsageError(
                     f"the API server at {self.api().configuration.host} refused the credentials "
-                    f"of {self.kubeconfig} (HTTP {e.status})"
+                    f"of {self.credentials} (HTTP {e.status})"
                 ) from None
             raise UsageError(f"the API server answered HTTP {e.status}: {e.reason}") from None
         except (urllib3.exceptions.HTTPError, OSError) as e:
@@ -75,6 +96,25 @@ class Clients:
                 f"{type(e).__name__}"
             ) from None
         return str(v.git_version)
+
+
+def forbidden(e: BaseException | None) -> str:
+    """The API server's message when ``e`` (or an exception it was raised from) is a
+    refusal by authorization (RBAC: "... cannot create resource ..."), not by an admission
+    webhook; "" otherwise."""
+    seen = 0
+    while e is not None and seen < 10:
+        if isinstance(e, ApiException) and e.status == 403:
+            try:
+                body = json.loads(e.body or "{}")
+            except ValueError:
+                body = {}
+            message = str(body.get("message") or e.reason or "")
+            if "cannot" in message and "admission webhook" not in message:
+                return message
+        e = e.__cause__ or e.__context__
+        seen += 1
+    return ""
 
 
 def to_dict(obj: Any) -> Any:

@@ -14,7 +14,9 @@ from npconform import NAME, run_prefix
 if TYPE_CHECKING:
     from npconform.model.tenants import TenantModel
 
-TARGETS = ("kind", "existing")
+TARGETS = ("kind", "existing", "in-cluster")
+#: Where a pod finds its service account's token (``--target in-cluster``).
+SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 CNIS = ("calico", "kube-router", "cilium")
 ENFORCEMENT = ("deny", "warn", "dryrun", "any")
 IMAGE_SOURCES = ("auto", "offline", "online")
@@ -162,6 +164,17 @@ class RunOptions:
             raise UsageError(str(e)) from None
         if self.tenants:
             read_tenants(Path(self.tenants))
+        if self.target == "in-cluster":
+            if self.kubeconfig is not None:
+                raise UsageError(
+                    "--target in-cluster authenticates with the pod's service account: "
+                    "--kubeconfig is for --target existing"
+                )
+            if not os.environ.get("KUBERNETES_SERVICE_HOST") or not SERVICE_ACCOUNT_TOKEN.is_file():
+                raise UsageError(
+                    "--target in-cluster runs inside a pod (KUBERNETES_SERVICE_HOST and "
+                    f"{SERVICE_ACCOUNT_TOKEN}); from outside, use --target existing"
+                )
         if self.target == "existing":
             if self.kubeconfig is None:
                 env = os.environ.get("KUBECONFIG")

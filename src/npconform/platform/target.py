@@ -23,7 +23,7 @@ class RunState:
     """Everything workers and reports need about the run."""
 
     options: RunOptions
-    kubeconfig: Path
+    kubeconfig: Path | None  # None: the pod's service account (--target in-cluster)
     capabilities: Capabilities
     offline: bool = False
     timings: list[dict[str, Any]] = field(default_factory=list)
@@ -40,7 +40,7 @@ class RunState:
     def to_json(self) -> dict[str, Any]:
         return {
             "options": self.options.to_json(),
-            "kubeconfig": str(self.kubeconfig),
+            "kubeconfig": None if self.kubeconfig is None else str(self.kubeconfig),
             "capabilities": self.capabilities.to_json(),
             "offline": self.offline,
             "timings": self.timings,
@@ -55,7 +55,7 @@ class RunState:
     def from_json(cls, d: dict[str, Any]) -> RunState:
         return cls(
             options=RunOptions.from_json(d["options"]),
-            kubeconfig=Path(d["kubeconfig"]),
+            kubeconfig=None if d.get("kubeconfig") is None else Path(d["kubeconfig"]),
             capabilities=Capabilities.from_json(d["capabilities"]),
             offline=bool(d.get("offline")),
             timings=list(d.get("timings", [])),

@@ -72,6 +72,8 @@ class Collector:
                 cur.message = message
             if props.get("test_error"):
                 cur.test_error = str(props["test_error"])
+            if props.get("test_error_message"):  # the reason first, then the traceback
+                cur.message = f"E   {props['test_error_message']}\n{cur.message}"
         elif outcome == "skipped" and cur.outcome == "passed":
             cur.outcome = "skipped"
             cur.message = message

@@ -169,6 +169,14 @@ CHECKS: tuple[Check, ...] = (
         "behind, also on Ctrl-C.",
     ),
     Check(
+        "INCLUSTER-RUN",
+        "Scheduled run inside the cluster",
+        "`npconform install-cronjob` installs the suite image as a CronJob; a run it starts "
+        "writes its verdict ConfigMap and bundle (fetched intact by `npconform fetch-report`), "
+        "a second run beside an active one is refused, and an injected fault makes the Job "
+        "fail with the failing control named in the verdict ConfigMap.",
+    ),
+    Check(
         "SEG-DEPLOYED",
         "Tenant isolation of the deployed workloads",
         "Computed from every pod and NetworkPolicy of the cluster (the run's own namespaces "

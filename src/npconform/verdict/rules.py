@@ -35,6 +35,8 @@ from npconform.verdict.controls import CONTROLS, Control
 PASS = "PASS"
 FAIL = "FAIL"
 INCOMPLETE = "INCOMPLETE"
+#: The exit status of every command that reports a verdict.
+VERDICT_EXIT = {PASS: 0, FAIL: 1, INCOMPLETE: 3}
 VERDICTS = (PASS, INCOMPLETE, FAIL)  # in increasing severity
 
 PASSED = "passed"
