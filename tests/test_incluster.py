@@ -69,7 +69,7 @@ def test_render_sets_namespace_schedule_image_and_arguments() -> None:
 
 
 def test_render_modes_pvc_and_fail_on() -> None:
-    docs = rendered(modes=True, pvc="evidence", fail_on="incomplete", image="r.example/n:1")
+    docs = rendered(modes=True, pvc="evidence", fail_on="incomplete", image="r.example:5000/n:1")
     assert {r["metadata"]["name"] for r in docs["ClusterRole"]} == {
         "npconform-verifier",
         "npconform-verifier-modes",
@@ -77,7 +77,7 @@ def test_render_modes_pvc_and_fail_on() -> None:
     assert len(docs["ClusterRoleBinding"]) == 2
     pod = docs["CronJob"][0]["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     (c,) = pod["containers"]
-    assert c["image"] == "r.example/n:1"
+    assert c["image"] == "r.example:5000/n:1"
     assert c["args"][:2] == ["--fail-on", "incomplete"]
     assert c["args"][-1] == "--allow-cluster-changes"
     (reports,) = [v for v in pod["volumes"] if v["name"] == "reports"]
@@ -85,14 +85,38 @@ def test_render_modes_pvc_and_fail_on() -> None:
 
 
 @pytest.mark.parametrize(
+    ("schedule", "problem"),
+    [
+        ("17 2 * * *", ""),
+        ("*/15 0-6,22 1 jan-mar mon-fri", ""),
+        ("@hourly", ""),
+        ("99 2 * * *", "minute '99': '99' is not in 0-59"),
+        ("0 24 * * *", "hour '24'"),
+        ("0 0 0 * *", "day of month '0'"),
+        ("0 0 * 13 *", "month '13'"),
+        ("0 0 * * 8", "day of week '8'"),
+        ("*/0 * * * *", "the step after / must be a positive number"),
+        ("0 0 * * * *", "6 field(s)"),
+        ("@sometimes", "1 field(s)"),
+    ],
+)
+def test_cron_schedules(schedule: str, problem: str) -> None:
+    from npconform.incluster.install import cron_problem
+
+    got = cron_problem(schedule)
+    assert (problem in got) if problem else got == "", got
+
+
+@pytest.mark.parametrize(
     ("kw", "message"),
     [
         ({"schedule": "every night"}, "five cron fields"),
-        ({"schedule": "@sometimes"}, "five cron fields"),
+        ({"schedule": "99 99 * * *"}, "is not in 0-59"),
         ({"namespace": "Bad_NS"}, "not a DNS label"),
         ({"keep": 0}, "--keep"),
         ({"deadline": 5}, "--deadline"),
         ({"fail_on": "never"}, "--fail-on"),
+        ({"image": "Bad Image!"}, "not an image reference"),
     ],
 )
 def test_bad_install_options(kw: dict[str, Any], message: str) -> None:
@@ -107,6 +131,10 @@ def test_install_cronjob_dry_run_prints_and_bad_input_is_one_line() -> None:
     assert kinds[-1] == "CronJob" and "Namespace" in kinds
     bad = cli("install-cronjob", "--dry-run", "--schedule", "nightly")
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    # pytest arguments must follow --: an option given after them is not swallowed
+    swallowed = cli("install-cronjob", "--dry-run", "suites/admission", "--schedule", "@daily")
+    assert swallowed.returncode == 2, swallowed.stdout
+    assert "pytest arguments go after --" in swallowed.stderr
 
 
 def test_install_cronjob_refuses_an_image_missing_offline(
@@ -267,6 +295,53 @@ def test_fetch_refuses_a_missing_or_altered_part(
         publish.fetch(c, "ns", "r9", tmp_path / "out")
 
 
+def test_fetch_leaves_out_alone_unless_the_bundle_checks_out(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, d, s = in_parts(tmp_path, monkeypatch, "PASS", 100)
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "report.html").write_text("an earlier fetch")
+    # an archive whose hash is recorded but whose SHA256SUMS no longer matches a file
+    (d / "junit.xml").write_text("<edited/>")
+    monkeypatch.setattr(publish, "PART_BYTES", 10**6)
+    publish.publish(c, "ns", s, d, keep=3)
+    with pytest.raises(publish.FetchError, match=r"junit\.xml do not match SHA256SUMS") as e:
+        publish.fetch(c, "ns", "", out)
+    assert e.value.corrupt
+    assert (out / "report.html").read_text() == "an earlier fetch"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".out-")] == []
+    (d / "SHA256SUMS").unlink()
+    publish.publish(c, "ns", s, d, keep=3)
+    with pytest.raises(publish.FetchError, match="no SHA256SUMS"):
+        publish.fetch(c, "ns", "", out)
+
+
+def test_the_last_run_is_checked_against_the_verdict_configmap(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    c, _, _ = in_parts(tmp_path, monkeypatch, "PASS", 100)
+    c.core().maps[publish.VERDICT_CONFIGMAP].data["bundle.sha256"] = "0" * 64
+    with pytest.raises(publish.FetchError, match="the run recorded 0000"):
+        publish.fetch(c, "ns", "", tmp_path / "out")
+    publish.fetch(c, "ns", "r1", tmp_path / "out")  # by run: the parts' own record
+
+
+def test_a_teardown_that_cannot_measure_does_not_hide_a_failure() -> None:
+    from npconform.report.collect import Collector
+
+    col = Collector()
+    col.add("t::x", "setup", "passed", 0.1, ["traffic"], "")
+    col.add("t::x", "call", "failed", 0.1, ["traffic"], "E   AssertionError: leak")
+    forbidden_props = [("test_error", "Forbidden"), ("test_error_message", "missing permission")]
+    col.add("t::x", "teardown", "failed", 0.1, ["traffic"], "E   403", forbidden_props)
+    (o,) = col.to_json()
+    assert o["outcome"] == "failed" and "test_error" not in o and "leak" in o["message"]
+    col.add("t::y", "setup", "failed", 0.1, ["traffic"], "E   403", forbidden_props)
+    y = col.to_json()[1]
+    assert y["test_error"] == "Forbidden" and y["message"].startswith("E   missing permission")
+
+
 def test_only_the_newest_runs_are_kept(tmp_path: Path) -> None:
     c: Any = FakeClients()
     for i in range(4):
@@ -339,6 +414,76 @@ def test_the_suite_or_the_paths_under_it() -> None:
     assert whole[3:6] == ["suites", "--target", "in-cluster"] and whole[-2:] == ["-n", "2"]
     some = job.pytest_argv(Path("/r"), ["suites/traffic/test_tenants.py", "-n", "2"])
     assert some.count("suites/traffic/test_tenants.py") == 1 and "suites" not in some
+
+
+class JobClients(FakeClients):
+    def __init__(self, jobs: list[SimpleNamespace] | None) -> None:
+        super().__init__()
+        self.jobs = jobs
+
+    def batch(self) -> SimpleNamespace:
+        def listed(ns: str, label_selector: str) -> SimpleNamespace:
+            if self.jobs is None:
+                raise ApiException(status=403, reason="Forbidden")
+            return SimpleNamespace(items=self.jobs)
+
+        return SimpleNamespace(list_namespaced_job=listed)
+
+
+def run_job(
+    monkeypatch: pytest.MonkeyPatch, tmp: Path, clients: JobClients, results: Any
+) -> tuple[int, list[str]]:
+    """job.main with fake clients and a fake pytest; (exit status, verdicts published)."""
+    seen: list[str] = []
+    real_put = publish._put
+
+    def put(c: Any, ns: str, body: dict[str, Any]) -> None:
+        if body["metadata"]["name"] == publish.VERDICT_CONFIGMAP:
+            seen.append(body["data"]["verdict"] + ": " + body["data"]["reason"])
+        real_put(c, ns, body)
+
+    def fake_pytest(report_dir: Path, args: Any) -> tuple[int, str]:
+        if results is not None:
+            (report_dir / "results.json").write_text(json.dumps(results))
+            write_manifest(report_dir)
+        return (0 if results else 4), "ERROR: npconform: missing permission: cannot list nodes"
+
+    monkeypatch.setattr(publish, "_put", put)
+    monkeypatch.setattr(job, "Clients", lambda kubeconfig: clients)
+    monkeypatch.setattr(job, "run_pytest", fake_pytest)
+    monkeypatch.setenv("JOB_NAME", "run-1")
+    return job.main(tmp, "fail", 3, [], "ns"), seen
+
+
+def test_a_job_publishes_that_it_started_then_its_verdict(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, results = bundle(tmp_path, "r1", "FAIL")
+    status, seen = run_job(monkeypatch, tmp_path, JobClients([_job("run-1", 1, 1)]), results)
+    assert status == 1
+    assert seen[0].startswith("INCOMPLETE: run run-1 started at ")
+    assert seen[1] == "FAIL: the reason of r1"
+
+
+def test_a_job_that_did_not_start_fails_whatever_fail_on_says(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, seen = run_job(monkeypatch, tmp_path, JobClients([_job("run-1", 1, 1)]), None)
+    assert status == 3
+    assert seen[-1] == (
+        "INCOMPLETE: the run did not start (pytest exit 4): "
+        "npconform: missing permission: cannot list nodes"
+    )
+
+
+def test_a_job_that_cannot_check_for_another_run_refuses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    status, seen = run_job(monkeypatch, tmp_path, JobClients(None), None)
+    assert status == 3
+    assert seen == [
+        "INCOMPLETE: could not tell whether another run is active: (403)\nReason: Forbidden\n"
+    ] or (len(seen) == 1 and seen[0].startswith("INCOMPLETE: could not tell whether another run"))
 
 
 def test_last_reason_of_a_run_that_did_not_start() -> None:

@@ -34,7 +34,7 @@ from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
 from npconform.cluster import kube
-from npconform.cluster.client import Clients
+from npconform.cluster.client import Clients, api_message
 from npconform.cluster.options import PLATFORM_OPTIONS, UsageError
 from npconform.resources import MANIFESTS
 from npconform.scenario import externals
@@ -393,13 +393,19 @@ def cmd_fleet(args: argparse.Namespace) -> int:
     return VERDICT_EXIT.get(f.verdict, 3)
 
 
+def _after_dashes(rest: list[str], command: str) -> list[str]:
+    """pytest's arguments, which must follow ``--`` (else an option of the command given
+    after them would silently go to pytest)."""
+    if rest and rest[0] != "--":
+        raise UsageError(f"{command}: pytest arguments go after --: {' '.join(rest)}")
+    return rest[1:]
+
+
 def _install_options(args: argparse.Namespace) -> Any:
     from npconform.incluster.install import Install
     from npconform.lock import load
 
-    extra = list(args.pytest_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
+    extra = _after_dashes(args.pytest_args, "install-cronjob")
     inst = Install(
         namespace=args.namespace,
         schedule=args.schedule,
@@ -416,7 +422,7 @@ def _install_options(args: argparse.Namespace) -> Any:
 
 
 def cmd_install_cronjob(args: argparse.Namespace) -> int:
-    from npconform.incluster.install import apply, check_image, render, to_yaml
+    from npconform.incluster.install import apply, check_image, check_namespace, render, to_yaml
     from npconform.lock import load
 
     inst = _install_options(args)
@@ -426,6 +432,7 @@ def cmd_install_cronjob(args: argparse.Namespace) -> int:
         return 0
     check_image(inst, load())
     c = _clients(args)
+    check_namespace(c, inst.namespace)
     apply(c, docs)
     print(
         f"installed CronJob {inst.namespace}/{NAME} ({inst.schedule!r}, image {inst.image}, "
@@ -454,10 +461,10 @@ def cmd_fetch_report(args: argparse.Namespace) -> int:
                 print(f"{s.run}  {s.finished}  {s.verdict}  sha256:{s.sha256}")
             return 0
         run, files = fetch(c, args.namespace, args.run, args.out)
+        summary = read_summary(c, args.namespace)
     except FetchError as e:
         print(f"{NAME}: {e}", file=sys.stderr)
         return EDITED_EXIT if e.corrupt else 2
-    summary = read_summary(c, args.namespace)
     last = " (the last run)" if summary.run == run else ""
     print(f"wrote {args.out}: {', '.join(files)} of run {run}{last}; SHA256SUMS checked")
     if summary.run == run:
@@ -468,9 +475,7 @@ def cmd_fetch_report(args: argparse.Namespace) -> int:
 def cmd_job(args: argparse.Namespace) -> int:
     from npconform.incluster import job
 
-    extra = list(args.pytest_args)
-    if extra[:1] == ["--"]:
-        extra = extra[1:]
+    extra = _after_dashes(args.pytest_args, "job")
     return job.main(args.report_dir, args.fail_on, args.keep, extra, args.namespace)
 
 
@@ -700,7 +705,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{NAME}: {e}", file=sys.stderr)
         return 2
     except ApiException as e:
-        print(f"{NAME}: the API server answered HTTP {e.status}: {e.reason}", file=sys.stderr)
+        print(f"{NAME}: the API server answered HTTP {e.status}: {api_message(e)}", file=sys.stderr)
         return 1
 
 

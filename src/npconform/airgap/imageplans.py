@@ -316,6 +316,7 @@ def suite_plan(lock: Lock) -> ImagePlan:
             f" && {venv}/bin/pip install --no-index --no-cache-dir --find-links /tmp/wheels"
             " npconform"
             f" && python3 -m compileall -q {SUITE_HOME}/suite"
+            f" && ls /tmp/wheels > {SUITE_HOME}/wheels.txt"
             " && rm -rf /tmp/wheels",
             f"ENV PATH={venv}/bin:{STATIC_PATH} HOME=/tmp PYTHONDONTWRITEBYTECODE=1"
             " PYTHONUNBUFFERED=1 HYPOTHESIS_STORAGE_DIRECTORY=/tmp/hypothesis",

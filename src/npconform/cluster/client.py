@@ -98,6 +98,14 @@ class Clients:
         return str(v.git_version)
 
 
+def api_message(e: ApiException) -> str:
+    """The API server's own message (the Status body), else the HTTP reason."""
+    try:
+        return str(json.loads(e.body or "{}").get("message") or e.reason)
+    except (ValueError, AttributeError):
+        return str(e.reason)
+
+
 def forbidden(e: BaseException | None) -> str:
     """The API server's message when ``e`` (or an exception it was raised from) is a
     refusal by authorization (RBAC: "... cannot create resource ..."), not by an admission

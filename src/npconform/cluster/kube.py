@@ -103,6 +103,11 @@ def apply(clients: Clients, docs: Iterable[dict[str, Any]], timeout: float = 120
         )
 
 
+def apply_once(clients: Clients, doc: dict[str, Any]) -> None:
+    """Server-side apply of one object, no retry: the API server's refusal is raised."""
+    _apply_one(DynamicClient(clients.api()), doc)
+
+
 def _established(dyn: DynamicClient, name: str) -> bool:
     crd = dyn.resources.get(api_version="apiextensions.k8s.io/v1", kind="CustomResourceDefinition")
     obj = crd.get(name=name).to_dict()

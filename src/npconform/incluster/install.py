@@ -5,6 +5,7 @@ arguments, and applied; ``uninstall`` removes them."""
 from __future__ import annotations
 
 import copy
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -12,11 +13,13 @@ from typing import Any
 
 import yaml
 from kubernetes.client.exceptions import ApiException
+from kubernetes.dynamic import DynamicClient
+from kubernetes.dynamic.exceptions import NotFoundError
 
 from npconform import NAME
 from npconform.airgap import registry
 from npconform.cluster import kube
-from npconform.cluster.client import Clients
+from npconform.cluster.client import Clients, api_message
 from npconform.cluster.options import UsageError, namespace_name
 from npconform.incluster.job import FAIL_ON
 from npconform.lock import Lock
@@ -27,6 +30,51 @@ DEFAULT_SCHEDULE = "17 2 * * *"  # nightly, off the hour
 CRONJOB = NAME
 CLUSTER_BINDINGS = {"npconform-verifier": "", "npconform-verifier-modes": "-modes"}
 _MACROS = ("@yearly", "@annually", "@monthly", "@weekly", "@daily", "@midnight", "@hourly")
+#: The five cron fields: name, lowest, highest, and the names a field may use.
+_FIELDS = (
+    ("minute", 0, 59, ()),
+    ("hour", 0, 23, ()),
+    ("day of month", 1, 31, ()),
+    (
+        "month",
+        1,
+        12,
+        tuple(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"]),
+    ),
+    ("day of week", 0, 7, tuple(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])),
+)
+OWNED = ("app.kubernetes.io/part-of", NAME)
+#: An image reference: [registry/]repository[:tag][@digest], no spaces.
+_IMAGE = re.compile(
+    r"[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?"
+)
+
+
+def cron_problem(schedule: str) -> str:
+    """What is wrong with a CronJob schedule ("" when nothing): five fields of numbers,
+    ranges, lists, steps, * (and month and weekday names), or one macro."""
+    words = schedule.split()
+    if len(words) == 1 and words[0] in _MACROS:
+        return ""
+    if len(words) != 5:
+        return (
+            f"{len(words)} field(s): five cron fields (minute hour day month weekday) or one of "
+            + ", ".join(_MACROS)
+        )
+    for word, (name, low, high, names) in zip(words, _FIELDS, strict=True):
+        for item in word.split(","):
+            base, _, step = item.partition("/")
+            if step and not (step.isdigit() and int(step) > 0):
+                return f"{name} {word!r}: the step after / must be a positive number"
+            if base == "*" or (base == "?" and name.startswith("day")):
+                continue
+            for end in base.split("-", 1):
+                value = end.lower()
+                if value in names:
+                    continue
+                if not value.isdigit() or not low <= int(value) <= high:
+                    return f"{name} {word!r}: {end!r} is not in {low}-{high}"
+    return ""
 
 
 @dataclass
@@ -43,12 +91,9 @@ class Install:
 
     def validate(self, lock: Lock) -> None:
         namespace_name(self.namespace)
-        words = self.schedule.split()
-        if not (len(words) == 5 or (len(words) == 1 and words[0] in _MACROS)):
-            raise UsageError(
-                f"--schedule {self.schedule!r}: five cron fields (minute hour day month "
-                f"weekday) or one of {', '.join(_MACROS)}"
-            )
+        problem = cron_problem(self.schedule)
+        if problem:
+            raise UsageError(f"--schedule {self.schedule!r}: {problem}")
         if self.fail_on not in FAIL_ON:
             raise UsageError(f"--fail-on {self.fail_on!r}: choose from {', '.join(FAIL_ON)}")
         if self.keep < 1:
@@ -57,6 +102,8 @@ class Install:
             raise UsageError("--deadline must be at least 60 seconds")
         if self.pvc:
             namespace_name(self.pvc)
+        if self.image and not _IMAGE.fullmatch(self.image):
+            raise UsageError(f"--image {self.image!r} is not an image reference")
         if not self.image:
             self.image = lock.image("npconform")
 
@@ -140,25 +187,69 @@ def check_image(inst: Install, lock: Lock) -> None:
         )
 
 
+def check_namespace(clients: Clients, namespace: str) -> None:
+    """An existing namespace must be npconform's own (label app.kubernetes.io/part-of):
+    installing into, and later deleting, somebody else's namespace is refused."""
+    try:
+        ns = clients.core().read_namespace(namespace)
+    except ApiException as e:
+        if e.status == 404:
+            return
+        raise
+    labels = ns.metadata.labels or {}
+    if labels.get(OWNED[0]) != OWNED[1]:
+        raise UsageError(
+            f"namespace {namespace} exists and is not npconform's (no label "
+            f"{OWNED[0]}={OWNED[1]}): choose another --namespace"
+        )
+
+
+def _exists(clients: Clients, doc: dict[str, Any]) -> bool:
+    dyn = DynamicClient(clients.api())
+    res = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
+    try:
+        res.get(name=doc["metadata"]["name"], namespace=doc["metadata"].get("namespace"))
+    except NotFoundError:
+        return False
+    return True
+
+
 def apply(clients: Clients, docs: Sequence[dict[str, Any]], timeout: float = 90) -> None:
-    """Apply in order. The CronJob is a workload the require-networkpolicy constraint may
+    """Apply in order; on any failure delete what this call created (objects that existed
+    before stay). The CronJob is a workload the require-networkpolicy constraint may
     refuse until Gatekeeper has synced its NetworkPolicy: retried for ``timeout``."""
-    rest = [d for d in docs if d["kind"] != "CronJob"]
-    kube.apply(clients, rest)
+    created: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
-    for d in (d for d in docs if d["kind"] == "CronJob"):
-        while True:
-            try:
-                kube.apply(clients, [d])
-                break
-            except ApiException as e:
-                if "admission webhook" not in str(e.body) or time.monotonic() > deadline:
-                    raise
-                time.sleep(2)
+    try:
+        for d in docs:
+            new = not _exists(clients, d)
+            while True:
+                try:
+                    kube.apply_once(clients, d)
+                    break
+                except ApiException as e:
+                    webhook = "admission webhook" in str(e.body)
+                    if d["kind"] == "CronJob" and webhook and time.monotonic() < deadline:
+                        time.sleep(2)
+                        continue
+                    md = d["metadata"]
+                    where = f"{md['namespace']}/" if md.get("namespace") else ""
+                    waited = f" for {timeout:.0f}s" if webhook else ""
+                    raise UsageError(
+                        f"the API server refused {d['kind']} {where}{md['name']}{waited} "
+                        f"(HTTP {e.status}): {api_message(e)}; what this command created is deleted"
+                    ) from None
+            if new:
+                created.append(d)
+    except BaseException:
+        kube.delete_documents(clients, created)
+        raise
 
 
 def uninstall(clients: Clients, namespace: str) -> list[str]:
-    """Delete the namespace (CronJob, runs, verdict, reports) and the bindings."""
+    """Delete the namespace (CronJob, runs, verdict, reports) and the bindings; a
+    namespace that is not npconform's is refused."""
+    check_namespace(clients, namespace)
     gone = []
     rbac = clients.rbac()
     for role in CLUSTER_BINDINGS:

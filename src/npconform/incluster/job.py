@@ -4,18 +4,21 @@ It refuses to start beside another active run of its CronJob, runs ``pytest suit
 --target in-cluster`` with the report directory on the run's volume, publishes the bundle
 and the verdict ConfigMap (``publish``), and exits: 0 PASS, 1 FAIL, and on INCOMPLETE 0 or
 3 as ``--fail-on`` says. A run that could not start (bad input, a missing permission)
-writes an INCOMPLETE verdict with pytest's one-line reason, never nothing, and fails.
+writes an INCOMPLETE verdict with pytest's one-line reason, never nothing, and fails. When
+the run starts, the verdict ConfigMap says so (INCOMPLETE, not finished): a run killed
+before it publishes leaves that, never the previous run's verdict. A stop signal (the
+Job's deadline) is passed to pytest, which cleans up and writes its bundle.
 """
 
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from kubernetes.client.exceptions import ApiException
+from types import FrameType
 
 from npconform import NAME
 from npconform.cluster.client import Clients, forbidden
@@ -86,12 +89,29 @@ def run_pytest(report_dir: Path, args: Sequence[str]) -> tuple[int, str]:
     say("running " + " ".join(argv[2:]))
     proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     assert proc.stdout is not None
+
+    def forward(signum: int, frame: FrameType | None) -> None:
+        # The run's pod is stopped (its deadline, an eviction): pytest cleans up, writes
+        # its bundle as interrupted, and the verdict is published as usual.
+        proc.send_signal(signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, forward)
     tail: list[str] = []
     for line in proc.stdout:
         sys.stdout.write(line)
         sys.stdout.flush()
         tail = [*tail[-199:], line]
     return proc.wait(), "".join(tail)
+
+
+def _unpublished(clients: Clients, namespace: str, summary: Summary, keep: int) -> str:
+    """Publish a verdict with no bundle; "" or why it could not be."""
+    try:
+        publish(clients, namespace, summary, None, keep)
+    except Exception as e:  # the API unreachable or refusing: say so in the log
+        return f"{type(e).__name__}: {forbidden(e) or getattr(e, 'reason', '') or e}"
+    return ""
 
 
 def main(
@@ -105,15 +125,39 @@ def main(
     if not namespace:
         raise UsageError("no namespace to publish to: set POD_NAMESPACE or --namespace")
     job = os.environ.get("JOB_NAME", "")
+    if not job:
+        raise UsageError("no Job name (JOB_NAME): run by the CronJob of install-cronjob")
     clients = Clients(None)
+    started = now()
+
+    def not_verified(reason: str) -> Summary:
+        return Summary(job, INCOMPLETE, reason, now(), job=job)
+
     try:
         other = other_active_run(clients, namespace, job)
-    except ApiException as e:
-        other = ""
-        say(f"could not list the Jobs of {namespace} (HTTP {e.status}): {forbidden(e) or e.reason}")
+    except Exception as e:
+        why = f"could not tell whether another run is active: {forbidden(e) or e}"
+        say(f"refused: {why}")
+        failed = _unpublished(clients, namespace, not_verified(why), keep)
+        if failed:
+            say(f"could not publish the verdict to {namespace}: {failed}")
+        return VERDICT_EXIT[INCOMPLETE]
     if other:
         say(f"refused: run {other} is still active in {namespace}; one run at a time")
         return 2
+    # What the verdict ConfigMap says while the run lasts, and after it if the run is
+    # killed (deadline, eviction, out of memory) before it can publish its own.
+    failed = _unpublished(
+        clients,
+        namespace,
+        not_verified(
+            f"run {job} started at {started} and has not finished (killed, if this stays)"
+        ),
+        keep,
+    )
+    if failed:
+        say(f"could not publish to {namespace}: {failed}")
+        return VERDICT_EXIT[INCOMPLETE]
     for name in ("results.json", "report.html", "junit.xml", "SHA256SUMS"):
         (report_dir / name).unlink(missing_ok=True)  # a bundle left on a kept volume
     status, output = run_pytest(report_dir, args)
@@ -121,20 +165,15 @@ def main(
     if results is not None:
         summary = summarize(results, job)
     else:
-        summary = Summary(
-            run="",
-            verdict=INCOMPLETE,
-            reason=f"the run did not start (pytest exit {status}): {_last_reason(output)}",
-            finished=now(),
-            job=job,
+        summary = not_verified(
+            f"the run did not start (pytest exit {status}): {_last_reason(output)}"
         )
-        summary.run = job or summary.finished.replace(":", "").lower()
     try:
         publish(clients, namespace, summary, report_dir if results is not None else None, keep)
-    except ApiException as e:
+    except Exception as e:
         say(
-            f"could not publish the verdict to {namespace} (HTTP {e.status}): "
-            f"{forbidden(e) or e.reason}"
+            f"could not publish the verdict to {namespace}: {type(e).__name__}: "
+            f"{forbidden(e) or getattr(e, 'reason', '') or e}"
         )
         return VERDICT_EXIT[FAIL] if summary.verdict == FAIL else VERDICT_EXIT[INCOMPLETE]
     failing = ", ".join(f"{c} {v}" for c, v in summary.controls.items() if v != PASS)
@@ -145,5 +184,5 @@ def main(
         + (f", bundle sha256 {summary.sha256} in {summary.parts} part(s)" if summary.parts else "")
     )
     if results is None:  # nothing was verified: the Job fails whatever --fail-on says
-        return status or VERDICT_EXIT[INCOMPLETE]
+        return VERDICT_EXIT[INCOMPLETE]
     return exit_status(summary.verdict, fail_on)

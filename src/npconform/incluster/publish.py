@@ -13,10 +13,13 @@ bundle back together and checks the archive's hash and then ``SHA256SUMS``.
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import shutil
 import tarfile
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -92,7 +95,7 @@ class Summary:
             VERDICT_LABEL: self.verdict,
             # label values: no spaces or colons, at most 63 characters
             FINISHED_LABEL: self.finished.replace("-", "").replace(":", ""),
-            FAILING_LABEL: "_".join(self.not_passed)[:63] or "none",
+            FAILING_LABEL: "_".join(self.not_passed)[:63].rstrip("._-") or "none",
         }
 
     @classmethod
@@ -146,7 +149,10 @@ def summarize(results: Mapping[str, Any], job: str) -> Summary:
 def archive(report_dir: Path) -> bytes:
     """The bundle's files (those that exist) as one gzipped tar, reproducibly."""
     buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w:gz", compresslevel=9) as tar:
+    with (
+        gzip.GzipFile(fileobj=buf, mode="wb", compresslevel=9, mtime=0) as gz,
+        tarfile.open(fileobj=gz, mode="w") as tar,
+    ):
         for name in (*BUNDLE_FILES, MANIFEST):
             p = report_dir / name
             if p.is_file():
@@ -219,12 +225,13 @@ def prune(clients: Clients, namespace: str, keep: int) -> list[str]:
     core = clients.core()
     items = core.list_namespaced_config_map(namespace, label_selector=RUN_LABEL).items
     parts = [c for c in items if (c.metadata.name or "").startswith(REPORT_PREFIX)]
-    first_seen: dict[str, Any] = {}
+    # newest first by the run's end (a label every part carries), then by creation
+    finished: dict[str, tuple[str, Any]] = {}
     for c in parts:
         run = c.metadata.labels[RUN_LABEL]
-        t = c.metadata.creation_timestamp
-        first_seen[run] = min(first_seen.get(run, t), t)
-    newest = sorted(first_seen, key=lambda r: first_seen[r], reverse=True)[: max(keep, 1)]
+        key = (c.metadata.labels.get(FINISHED_LABEL, ""), c.metadata.creation_timestamp)
+        finished[run] = max(finished.get(run, key), key)
+    newest = sorted(finished, key=lambda r: finished[r], reverse=True)[: max(keep, 1)]
     gone = []
     for c in parts:
         if c.metadata.labels[RUN_LABEL] not in newest:
@@ -273,12 +280,13 @@ def runs(clients: Clients, namespace: str) -> list[Summary]:
 def fetch(clients: Clients, namespace: str, run: str, out: Path) -> tuple[str, list[str]]:
     """Put run ``run``'s bundle (the last run's when "") back together into ``out``;
     (its run id, the files written). FetchError when a part is missing, the archive's hash
-    differs from the one recorded, or a file no longer matches ``SHA256SUMS``."""
+    differs from the one recorded (for the last run: in the verdict ConfigMap), or it has
+    no ``SHA256SUMS`` or a file that does not match it; ``out`` is then left as it was."""
     import base64
 
     core = clients.core()
-    if not run:
-        summary = read_summary(clients, namespace)
+    summary = read_summary(clients, namespace) if not run else None
+    if summary is not None:
         if not summary.sha256:
             raise FetchError(
                 f"the last run ({summary.run or 'unknown'}, {summary.verdict}) wrote no bundle: "
@@ -294,13 +302,14 @@ def fetch(clients: Clients, namespace: str, run: str, out: Path) -> tuple[str, l
     if not parts:
         raise FetchError(f"no bundle of run {run!r} in namespace {namespace}")
     first = parts.get(part_name(run, 0))
-    expected = (first.data or {}).get("bundle.sha256", "") if first is not None else ""
     count = int(((first.data or {}).get("part") or "1 of 0").split(" of ")[1]) if first else 0
     missing = [part_name(run, i) for i in range(count) if part_name(run, i) not in parts]
     if first is None or missing:
         raise FetchError(
             f"run {run}: bundle part(s) missing: {', '.join(missing) or part_name(run, 0)}"
         )
+    # the hash the verdict ConfigMap recorded for the last run, else the parts' own
+    expected = summary.sha256 if summary else (first.data or {}).get("bundle.sha256", "")
     blob = b"".join(
         base64.b64decode(parts[part_name(run, i)].binary_data[ARCHIVE]) for i in range(count)
     )
@@ -309,20 +318,35 @@ def fetch(clients: Clients, namespace: str, run: str, out: Path) -> tuple[str, l
         raise FetchError(
             f"run {run}: the archive's sha256 is {got}, the run recorded {expected}", True
         )
-    out.mkdir(parents=True, exist_ok=True)
     allowed = {*BUNDLE_FILES, MANIFEST}
-    written = []
-    with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
-        for m in tar.getmembers():
-            if m.name not in allowed or not m.isfile():
-                raise FetchError(f"run {run}: unexpected member {m.name!r} in the archive")
-            f = tar.extractfile(m)
-            assert f is not None
-            (out / m.name).write_bytes(f.read())
-            written.append(m.name)
-    edited = verify_manifest(out) if (out / MANIFEST).is_file() else []
-    if edited:
-        raise FetchError(f"run {run}: {', '.join(edited)} do not match {MANIFEST}", True)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}-", dir=out.parent))
+    try:
+        written = []
+        with tarfile.open(fileobj=io.BytesIO(blob), mode="r:gz") as tar:
+            for m in tar.getmembers():
+                if m.name not in allowed or not m.isfile():
+                    raise FetchError(
+                        f"run {run}: unexpected member {m.name!r} in the archive", True
+                    )
+                f = tar.extractfile(m)
+                assert f is not None
+                (tmp / m.name).write_bytes(f.read())
+                written.append(m.name)
+        if MANIFEST not in written:
+            raise FetchError(f"run {run}: the archive has no {MANIFEST}", True)
+        edited = verify_manifest(tmp)
+        if edited:
+            raise FetchError(f"run {run}: {', '.join(edited)} do not match {MANIFEST}", True)
+        # only a bundle that checks out replaces what --out held
+        if out.exists():
+            for name in allowed:
+                (out / name).unlink(missing_ok=True)
+        out.mkdir(exist_ok=True)
+        for name in written:
+            (tmp / name).replace(out / name)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
     return run, sorted(written)
 
 

@@ -66,10 +66,11 @@ class Collector:
                 nodeid, "passed", 0.0, area, str(props.get("check") or "")
             )
         cur.duration_s = round(cur.duration_s + duration, 3)
-        if outcome == "failed":
-            if cur.outcome not in ("failed", "error"):
-                cur.outcome = "failed" if when == "call" else "error"
-                cur.message = message
+        if outcome == "failed" and cur.outcome not in ("failed", "error"):
+            # the first phase that failed decides: a later phase's error (a teardown that
+            # could not measure) never turns a failure into "could not measure"
+            cur.outcome = "failed" if when == "call" else "error"
+            cur.message = message
             if props.get("test_error"):
                 cur.test_error = str(props["test_error"])
             if props.get("test_error_message"):  # the reason first, then the traceback
