@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from npconform import NAME, __version__, bench
+from npconform.airgap.build import default_cache
 from npconform.bench.coverage import scale as coverage_scale
 from npconform.bench.image import suite_image
 from npconform.bench.isolation import in_own_process as isolation_scale
@@ -19,6 +20,7 @@ from npconform.bench.measure import (
     ROOT,
     MemorySampler,
     convergence,
+    cost_curve,
     machine,
     matrix_world,
     startup,
@@ -27,6 +29,7 @@ from npconform.bench.measure import (
     whole_suite,
 )
 from npconform.bench.table import markdown
+from npconform.bench.upstream import peer
 from npconform.cluster.options import RunOptions
 from npconform.lock import load
 
@@ -58,8 +61,21 @@ def main(argv: list[str] | None = None) -> int:
         help="only the suite image's build time, cold and cached (no cluster); the other "
         "figures in --out/results.json are kept",
     )
+    ap.add_argument(
+        "--upstream-only",
+        action="store_true",
+        help="only upstream's netpol e2e beside the suite's semantics part, on a cluster of "
+        "its own; the other figures in --out/results.json are kept",
+    )
+    ap.add_argument(
+        "--curve-only",
+        action="store_true",
+        help="only the matrix cost curve (9, 18, 36 pods), on a cluster of its own (with "
+        "--upstream-only: the same cluster); the other figures in --out/results.json are kept",
+    )
     args = ap.parse_args(argv)
-    if args.coverage_only or args.isolation_only or args.image_only:
+    parts = args.upstream_only or args.curve_only
+    if parts or args.coverage_only or args.isolation_only or args.image_only:
         previous = args.out / "results.json"
         if not previous.is_file():
             print(
@@ -67,6 +83,23 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 2
         kept: dict[str, Any] = json.loads(previous.read_text())
+    if parts:
+        opts = RunOptions(cluster_name=args.cluster_name, images="auto")
+        workdir = (ROOT / "reports" / ".bench").resolve()
+        session, state, _ = startup(opts, workdir)
+        try:
+            assert state.kubeconfig is not None
+            if args.curve_only:
+                kept["curve"] = cost_curve(state)
+            if args.upstream_only:
+                kept["peer"] = peer(
+                    load(), default_cache(), state.clients(), state.kubeconfig, workdir
+                )
+        finally:
+            opts.keep_cluster = False
+            session.finish()
+        return _write(args.out, kept)
+    if args.coverage_only or args.isolation_only or args.image_only:
         if args.coverage_only:
             kept["coverage"] = coverage_scale()
         if args.isolation_only:
@@ -106,10 +139,13 @@ def main(argv: list[str] | None = None) -> int:
             results["convergence"] = convergence(w)
         finally:
             w.close(wait=60)
+        results["curve"] = cost_curve(state)
+        assert state.kubeconfig is not None
+        results["peer"] = peer(load(), default_cache(), state.clients(), state.kubeconfig, workdir)
         suite = []
         with MemorySampler(args.cluster_name) as mem:
             if not args.skip_suite:
-                for n in (1, 2):
+                for n in (1, 2, 4):
                     suite.append(whole_suite(args.cluster_name, n, workdir / f"suite-n{n}"))
         previous = args.out / "results.json"
         if args.skip_suite and previous.is_file():

@@ -94,11 +94,14 @@ def startup(opts: RunOptions, workdir: Path) -> tuple[Session, RunState, dict[st
     return s, state, out
 
 
-def matrix_world(state: RunState) -> tuple[World, Matrix]:
-    w = World(state, state.clients(), "bench", "bench")
+def matrix_world(state: RunState, per_namespace: int = 3) -> tuple[World, Matrix]:
+    """Namespaces x, y, z with ``per_namespace`` pods each, namespace x denying all
+    ingress; every pod to every pod (itself included) on two ports, TCP and UDP."""
+    w = World(state, state.clients(), "bench", f"bench{per_namespace * 3}")
+    names = [chr(ord("a") + i) for i in range(per_namespace)]
     for ns in ("x", "y", "z"):
         w.namespace(ns, {"ns": ns})
-    w.add_pods([PodDef(ns, p, {"pod": p}) for ns in ("x", "y", "z") for p in ("a", "b", "c")])
+    w.add_pods([PodDef(ns, p, {"pod": p}) for ns in ("x", "y", "z") for p in names])
     # Namespace x denies all ingress: a third of the probes are blocked and time out.
     w.apply(
         {
@@ -106,7 +109,7 @@ def matrix_world(state: RunState) -> tuple[World, Matrix]:
             "spec": {"podSelector": {}, "policyTypes": ["Ingress"]},
         }
     )
-    ids = [f"{ns}/{p}" for ns in ("x", "y", "z") for p in ("a", "b", "c")]
+    ids = [f"{ns}/{p}" for ns in ("x", "y", "z") for p in names]
     m = Matrix()
     for s in ids:
         for d in ids:
@@ -114,6 +117,18 @@ def matrix_world(state: RunState) -> tuple[World, Matrix]:
                 m[Cell(s, d, port, proto)] = s == d or not d.startswith("x/")
     w.expect("bench matrix", m)  # converged before timing
     return w, m
+
+
+def cost_curve(state: RunState, sizes: tuple[int, ...] = (3, 6, 12)) -> list[dict[str, Any]]:
+    """One matrix evaluation for 9, 18 and 36 pods (median of 3 rounds each)."""
+    out = []
+    for n in sizes:
+        w, m = matrix_world(state, n)
+        try:
+            out.append({"pods": 3 * n, **time_engine(w, m, rounds=3)})
+        finally:
+            w.close(wait=60)
+    return out
 
 
 def time_engine(
@@ -295,25 +310,20 @@ def _mib(text: str) -> float:
     return 0.0
 
 
-def whole_suite(cluster: str, workers: int, report: Path) -> dict[str, Any]:
+def pytest_run(args: list[str], workers: int, report: Path) -> dict[str, Any]:
+    """Time ``pytest ARGS -n WORKERS`` from the checkout; its summary line and status."""
     t0 = time.monotonic()
     proc = subprocess.run(
         [
             sys.executable,
             "-m",
             "pytest",
-            "suites",
+            *args,
             "-n",
             str(workers),
-            "--dist",
-            "loadgroup",
             "-q",
             "-p",
             "no:cacheprovider",
-            "--cluster-name",
-            cluster,
-            "--reuse-cluster",
-            "--keep-cluster",
             "--report-dir",
             str(report),
         ],
@@ -330,3 +340,8 @@ def whole_suite(cluster: str, workers: int, report: Path) -> dict[str, Any]:
         "exit": proc.returncode,
         "summary": tail[0].strip("= ") if tail else "",
     }
+
+
+def whole_suite(cluster: str, workers: int, report: Path) -> dict[str, Any]:
+    reuse = ["--cluster-name", cluster, "--reuse-cluster", "--keep-cluster"]
+    return pytest_run(["suites", "--dist", "loadgroup", *reuse], workers, report)

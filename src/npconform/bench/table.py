@@ -73,6 +73,8 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         *_coverage(r.get("coverage")),
         *_isolation(r.get("isolation")),
+        *_curve(r.get("curve")),
+        *_peer(r.get("peer")),
         *_suite_image(r.get("suite_image")),
         "## Peak memory",
         "",
@@ -82,6 +84,51 @@ def markdown(r: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _curve(c: list[dict[str, Any]] | None) -> list[str]:
+    if not c:
+        return []
+    return [
+        "## Cost curve: one matrix evaluation by size",
+        "",
+        "Namespaces x, y, z with 3, 6 or 12 pods each, x denying all ingress; every pod to "
+        "every pod (itself included), two ports, TCP and UDP (median of 3 rounds).",
+        "",
+        "| pods | probes | seconds (median) | min | max | probes/s |",
+        "|---|---|---|---|---|---|",
+        *[
+            f"| {x['pods']} | {x['probes']} | {x['seconds_median']} | {x['seconds_min']} "
+            f"| {x['seconds_max']} | {x['probes_per_second']} |"
+            for x in c
+        ],
+        "",
+    ]
+
+
+def _peer(p: dict[str, Any] | None) -> list[str]:
+    if not p:
+        return []
+    up, ours = p["upstream"], p["semantics"]
+    return [
+        "## Against upstream's netpol e2e (same cluster, one after the other)",
+        "",
+        f"Kubernetes {p['kubernetes']}'s `test/e2e/network/netpol`, built from the pinned "
+        "module at bench time ("
+        + (f"{p['build_seconds']} s" if p.get("built") else "reused from an earlier bench")
+        + "), run with `ginkgo "
+        f"--procs={up['procs']}` (TCP and UDP; SCTP skipped: no SCTP in this kernel); the "
+        f"constraint {up['constraint']}. Then the suite's semantics part with "
+        f"`-n {ours['workers']}`. Regenerate with `scripts/bench --upstream-only`.",
+        "",
+        "| run | result | seconds |",
+        "|---|---|---|",
+        f"| upstream netpol e2e | {up['summary']} ({up['passed']} passed, {up['failed']} "
+        f"failed) | {up['seconds']} |",
+        f"| `pytest suites/traffic/test_semantics.py` | {ours['summary']} | {ours['seconds']} |",
+        f"| **upstream / suite** | | **{p['ratio']}x** |",
+        "",
+    ]
 
 
 def _suite_image(img: dict[str, Any] | None) -> list[str]:
