@@ -37,7 +37,12 @@ def rendered(**kw: Any) -> dict[str, list[dict[str, Any]]]:
 
 
 def test_render_sets_namespace_schedule_image_and_arguments() -> None:
-    docs = rendered(namespace="nc", schedule="5 1 * * 0", pytest_args=["-k", "tenants"])
+    docs = rendered(
+        namespace="nc",
+        schedule="5 1 * * 0",
+        pytest_args=["-k", "tenants"],
+        namespace_labels=["owner=operator"],
+    )
     (cj,) = docs["CronJob"]
     assert cj["metadata"]["namespace"] == "nc"
     assert cj["spec"]["schedule"] == "5 1 * * 0"
@@ -58,6 +63,7 @@ def test_render_sets_namespace_schedule_image_and_arguments() -> None:
     (ns,) = docs["Namespace"]
     assert ns["metadata"]["name"] == "nc"
     assert ns["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    assert ns["metadata"]["labels"]["owner"] == "operator"
     (np_,) = docs["NetworkPolicy"]
     labels = job_spec["template"]["metadata"]["labels"]
     assert all(labels[k] == v for k, v in np_["spec"]["podSelector"]["matchLabels"].items())
@@ -117,6 +123,8 @@ def test_cron_schedules(schedule: str, problem: str) -> None:
         ({"deadline": 5}, "--deadline"),
         ({"fail_on": "never"}, "--fail-on"),
         ({"image": "Bad Image!"}, "not an image reference"),
+        ({"namespace_labels": ["owner"]}, "KEY=VALUE"),
+        ({"namespace_labels": ["owner=a b"]}, "KEY=VALUE"),
     ],
 )
 def test_bad_install_options(kw: dict[str, Any], message: str) -> None:

@@ -416,6 +416,7 @@ def _install_options(args: argparse.Namespace) -> Any:
         pvc=args.pvc or "",
         deadline=args.deadline,
         pytest_args=extra,
+        namespace_labels=list(args.namespace_label),
     )
     inst.validate(load())
     return inst
@@ -623,6 +624,14 @@ def main(argv: list[str] | None = None) -> int:
         help="run the suite inside the cluster on a schedule (README: Continuous verification)",
     )
     ic.add_argument("--namespace", default=NAME, help=f"its namespace (default {NAME})")
+    ic.add_argument(
+        "--namespace-label",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="label its namespace (repeatable): the platform rule's label, e.g. owner=operator "
+        "on Welkin, so that the coverage check counts its ServiceAccount as the platform's",
+    )
     ic.add_argument(
         "--schedule", default="17 2 * * *", help="cron schedule (default nightly, 02:17)"
     )

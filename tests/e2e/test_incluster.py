@@ -129,6 +129,10 @@ def test_cronjob_runs_publishes_and_fails_on_a_fault(run_state: RunState, tmp_pa
         "install-cronjob",
         "--namespace",
         ns,
+        # a platform namespace by the run's platform rule: its ServiceAccount may patch
+        # namespaces (the suite relabels its own), which a tenant's must not
+        "--namespace-label",
+        "owner=operator",
         "--schedule",
         "@yearly",
         "--keep",

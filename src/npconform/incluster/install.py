@@ -44,6 +44,10 @@ _FIELDS = (
     ("day of week", 0, 7, tuple(["sun", "mon", "tue", "wed", "thu", "fri", "sat"])),
 )
 OWNED = ("app.kubernetes.io/part-of", NAME)
+_LABEL_KEY = re.compile(
+    r"([a-z0-9]([-a-z0-9.]*[a-z0-9])?/)?[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?"
+)
+_LABEL_VALUE = re.compile(r"([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?")
 #: An image reference: [registry/]repository[:tag][@digest], no spaces.
 _IMAGE = re.compile(
     r"[a-z0-9][a-z0-9._/-]*(:[0-9]+/[a-z0-9._/-]+)?(:[\w][\w.-]{0,127})?(@sha256:[0-9a-f]{64})?"
@@ -88,6 +92,8 @@ class Install:
     pvc: str = ""  # the reports volume: this claim instead of an emptyDir
     deadline: int = 3600  # activeDeadlineSeconds of each run
     pytest_args: list[str] = field(default_factory=list)
+    #: KEY=VALUE labels of the namespace: the platform rule's (Welkin: owner=operator)
+    namespace_labels: list[str] = field(default_factory=list)
 
     def validate(self, lock: Lock) -> None:
         namespace_name(self.namespace)
@@ -102,6 +108,10 @@ class Install:
             raise UsageError("--deadline must be at least 60 seconds")
         if self.pvc:
             namespace_name(self.pvc)
+        for kv in self.namespace_labels:
+            key, eq, value = kv.partition("=")
+            if not eq or not _LABEL_KEY.fullmatch(key) or not _LABEL_VALUE.fullmatch(value):
+                raise UsageError(f"--namespace-label {kv!r}: KEY=VALUE, a valid label")
         if self.image and not _IMAGE.fullmatch(self.image):
             raise UsageError(f"--image {self.image!r} is not an image reference")
         if not self.image:
@@ -138,6 +148,9 @@ def render(inst: Install) -> list[dict[str, Any]]:
         kind = d["kind"]
         if kind == "Namespace":
             d["metadata"]["name"] = inst.namespace
+            for kv in inst.namespace_labels:
+                key, _, value = kv.partition("=")
+                d["metadata"]["labels"][key] = value
         elif "namespace" in d["metadata"]:
             d["metadata"]["namespace"] = inst.namespace
         if kind == "ClusterRoleBinding":
