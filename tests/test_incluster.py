@@ -275,7 +275,7 @@ def test_publish_then_fetch_round_trip_in_parts(
     assert cm.data["checks"] == "SEG-TENANTS failed: 1 test failed"
     assert publish.Summary.from_data(cm.data).checks == ["SEG-TENANTS failed: 1 test failed"]
     assert cm.data["bundle.sha256"] == s.sha256
-    run, files = publish.fetch(c, "ns", "", tmp_path / "out")
+    run, files, _ = publish.fetch(c, "ns", "", tmp_path / "out")
     assert run == "r1"
     assert files == ["SHA256SUMS", "junit.xml", "report.html", "results.json"]
     for f in files:
@@ -329,10 +329,13 @@ def test_the_last_run_is_checked_against_the_verdict_configmap(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     c, _, _ = in_parts(tmp_path, monkeypatch, "PASS", 100)
+    d2, results2 = bundle(tmp_path, "r2", "PASS")
+    publish.publish(c, "ns", publish.summarize(results2, "job-2"), d2, keep=3)
     c.core().maps[publish.VERDICT_CONFIGMAP].data["bundle.sha256"] = "0" * 64
-    with pytest.raises(publish.FetchError, match="the run recorded 0000"):
-        publish.fetch(c, "ns", "", tmp_path / "out")
-    publish.fetch(c, "ns", "r1", tmp_path / "out")  # by run: the parts' own record
+    for last in ("", "r2"):  # the last run, by default or by name: the verdict's hash
+        with pytest.raises(publish.FetchError, match="the run recorded 0000"):
+            publish.fetch(c, "ns", last, tmp_path / "out")
+    publish.fetch(c, "ns", "r1", tmp_path / "out")  # an earlier run: its parts' own record
 
 
 def test_a_teardown_that_cannot_measure_does_not_hide_a_failure() -> None:

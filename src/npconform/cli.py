@@ -453,7 +453,7 @@ def cmd_uninstall_cronjob(args: argparse.Namespace) -> int:
 
 
 def cmd_fetch_report(args: argparse.Namespace) -> int:
-    from npconform.incluster.publish import FetchError, fetch, read_summary, runs
+    from npconform.incluster.publish import FetchError, fetch, runs
 
     c = _clients(args)
     try:
@@ -461,8 +461,7 @@ def cmd_fetch_report(args: argparse.Namespace) -> int:
             for s in runs(c, args.namespace):
                 print(f"{s.run}  {s.finished}  {s.verdict}  sha256:{s.sha256}")
             return 0
-        run, files = fetch(c, args.namespace, args.run, args.out)
-        summary = read_summary(c, args.namespace)
+        run, files, summary = fetch(c, args.namespace, args.run, args.out)
     except FetchError as e:
         print(f"{NAME}: {e}", file=sys.stderr)
         return EDITED_EXIT if e.corrupt else 2

@@ -99,11 +99,12 @@ class Clients:
 
 
 def api_message(e: ApiException) -> str:
-    """The API server's own message (the Status body), else the HTTP reason."""
+    """The API server's own message (the Status body's), else the body, else the reason."""
     try:
-        return str(json.loads(e.body or "{}").get("message") or e.reason)
-    except (ValueError, AttributeError):
-        return str(e.reason)
+        message = json.loads(e.body or "{}").get("message")
+    except (TypeError, ValueError, AttributeError):
+        message = None
+    return str(message or e.body or e.reason or "")
 
 
 def forbidden(e: BaseException | None) -> str:
@@ -113,11 +114,7 @@ def forbidden(e: BaseException | None) -> str:
     seen = 0
     while e is not None and seen < 10:
         if isinstance(e, ApiException) and e.status == 403:
-            try:
-                body = json.loads(e.body or "{}")
-            except ValueError:
-                body = {}
-            message = str(body.get("message") or e.reason or "")
+            message = api_message(e)
             if "cannot" in message and "admission webhook" not in message:
                 return message
         e = e.__cause__ or e.__context__

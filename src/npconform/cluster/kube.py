@@ -103,9 +103,9 @@ def apply(clients: Clients, docs: Iterable[dict[str, Any]], timeout: float = 120
         )
 
 
-def apply_once(clients: Clients, doc: dict[str, Any]) -> None:
+def apply_once(dyn: DynamicClient, doc: dict[str, Any]) -> None:
     """Server-side apply of one object, no retry: the API server's refusal is raised."""
-    _apply_one(DynamicClient(clients.api()), doc)
+    _apply_one(dyn, doc)
 
 
 def _established(dyn: DynamicClient, name: str) -> bool:

@@ -3,7 +3,6 @@ about them, or let them through (and whether its audit later lists them)."""
 
 from __future__ import annotations
 
-import json
 import re
 import time
 from collections.abc import Callable, Mapping
@@ -15,7 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
 from npconform.cluster import kube
-from npconform.cluster.client import Clients
+from npconform.cluster.client import Clients, api_message
 from npconform.cluster.workload import (
     MANAGED_LABEL,
     NO_POLICY_MESSAGE,
@@ -105,11 +104,8 @@ def status_headers(resp: Any) -> tuple[int, Mapping[str, str] | None]:
     return int(resp.status_code), resp.headers
 
 
-def denial_message(e: ApiException) -> str:
-    try:
-        return str(json.loads(e.body).get("message", e.body))
-    except (TypeError, ValueError):
-        return str(e.body or e.reason)
+#: The webhook's refusal, as the API server words it.
+denial_message = api_message
 
 
 def pod_template(labels: Mapping[str, str], image: str) -> dict[str, Any]:

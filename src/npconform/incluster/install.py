@@ -217,8 +217,7 @@ def check_namespace(clients: Clients, namespace: str) -> None:
         )
 
 
-def _exists(clients: Clients, doc: dict[str, Any]) -> bool:
-    dyn = DynamicClient(clients.api())
+def _exists(dyn: DynamicClient, doc: dict[str, Any]) -> bool:
     res = dyn.resources.get(api_version=doc["apiVersion"], kind=doc["kind"])
     try:
         res.get(name=doc["metadata"]["name"], namespace=doc["metadata"].get("namespace"))
@@ -231,14 +230,15 @@ def apply(clients: Clients, docs: Sequence[dict[str, Any]], timeout: float = 90)
     """Apply in order; on any failure delete what this call created (objects that existed
     before stay). The CronJob is a workload the require-networkpolicy constraint may
     refuse until Gatekeeper has synced its NetworkPolicy: retried for ``timeout``."""
+    dyn = DynamicClient(clients.api())
     created: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     try:
         for d in docs:
-            new = not _exists(clients, d)
+            new = not _exists(dyn, d)
             while True:
                 try:
-                    kube.apply_once(clients, d)
+                    kube.apply_once(dyn, d)
                     break
                 except ApiException as e:
                     webhook = "admission webhook" in str(e.body)

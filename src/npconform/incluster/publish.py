@@ -13,6 +13,7 @@ bundle back together and checks the archive's hash and then ``SHA256SUMS``.
 
 from __future__ import annotations
 
+import base64
 import gzip
 import hashlib
 import io
@@ -166,8 +167,6 @@ def archive(report_dir: Path) -> bytes:
 def _configmap(
     name: str, namespace: str, labels: dict[str, str], data: dict[str, str], binary: bytes | None
 ) -> dict[str, Any]:
-    import base64
-
     body: dict[str, Any] = {
         "apiVersion": "v1",
         "kind": "ConfigMap",
@@ -277,16 +276,15 @@ def runs(clients: Clients, namespace: str) -> list[Summary]:
     return sorted(out.values(), key=lambda s: s.finished, reverse=True)
 
 
-def fetch(clients: Clients, namespace: str, run: str, out: Path) -> tuple[str, list[str]]:
+def fetch(clients: Clients, namespace: str, run: str, out: Path) -> tuple[str, list[str], Summary]:
     """Put run ``run``'s bundle (the last run's when "") back together into ``out``;
-    (its run id, the files written). FetchError when a part is missing, the archive's hash
-    differs from the one recorded (for the last run: in the verdict ConfigMap), or it has
-    no ``SHA256SUMS`` or a file that does not match it; ``out`` is then left as it was."""
-    import base64
-
+    (its run id, the files written, the verdict ConfigMap's summary). FetchError when a
+    part is missing, the archive's hash differs from the one recorded (for the last run: in
+    the verdict ConfigMap), or it has no ``SHA256SUMS`` or a file that does not match it;
+    ``out`` is then left as it was."""
     core = clients.core()
-    summary = read_summary(clients, namespace) if not run else None
-    if summary is not None:
+    summary = read_summary(clients, namespace)
+    if not run:
         if not summary.sha256:
             raise FetchError(
                 f"the last run ({summary.run or 'unknown'}, {summary.verdict}) wrote no bundle: "
@@ -309,7 +307,8 @@ def fetch(clients: Clients, namespace: str, run: str, out: Path) -> tuple[str, l
             f"run {run}: bundle part(s) missing: {', '.join(missing) or part_name(run, 0)}"
         )
     # the hash the verdict ConfigMap recorded for the last run, else the parts' own
-    expected = summary.sha256 if summary else (first.data or {}).get("bundle.sha256", "")
+    last = run == summary.run
+    expected = summary.sha256 if last else (first.data or {}).get("bundle.sha256", "")
     blob = b"".join(
         base64.b64decode(parts[part_name(run, i)].binary_data[ARCHIVE]) for i in range(count)
     )
@@ -347,7 +346,7 @@ def fetch(clients: Clients, namespace: str, run: str, out: Path) -> tuple[str, l
             (tmp / name).replace(out / name)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    return run, sorted(written)
+    return run, sorted(written), summary
 
 
 def results_of(report_dir: Path) -> dict[str, Any] | None:
