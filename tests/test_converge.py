@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from npconform.model.matrix import CONNECTED, TIMEOUT, Cell, Matrix
 from npconform.probe.converge import converge
@@ -15,6 +16,9 @@ class FakeEngine:
     def __init__(self, rounds: list[dict[Cell, bool]]) -> None:
         self.rounds = rounds
         self.asked: list[set[Cell]] = []
+
+    def runs(self, sources: set[Source]) -> dict[str, Any]:
+        return {"sources_program": len(sources), "sources_shell": 0}
 
     def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
         i = min(len(self.asked), len(self.rounds) - 1)

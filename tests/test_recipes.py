@@ -60,7 +60,10 @@ def test_go_outputs_follow_the_packages() -> None:
 
 def test_a_binary_no_step_outputs_is_found(monkeypatch: pytest.MonkeyPatch) -> None:
     agnhost = next(p for p in imageplans.image_plans(LOCK) if p.key == "agnhost")
-    context = [(path, StepFile("go:kubernetes", "agnhostt")) for path, _ in agnhost.context]
+    context = [
+        (path, StepFile("go:kubernetes", "agnhostt") if path == "files/agnhost" else src)
+        for path, src in agnhost.context
+    ]
     with_plan(monkeypatch, "agnhost", context=context)
     assert recipes.problems(LOCK) == [
         "agnhost: files/agnhost copies 'agnhostt', not an output of go:kubernetes"

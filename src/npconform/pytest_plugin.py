@@ -26,6 +26,7 @@ from npconform.cluster.options import (
     IMAGE_SOURCES,
     PLATFORM_OPTIONS,
     PROBE_TARGETS,
+    PROBE_TIMEOUT,
     TARGETS,
     RunOptions,
     UsageError,
@@ -110,7 +111,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "online: pull upstream; auto (default): offline when the mirror has them all",
     )
     g.addoption("--probe-image", default=None, help="probe pod image (default: pinned agnhost)")
-    g.addoption("--probe-timeout", type=float, default=1.0, help="seconds per probe (default 1)")
+    g.addoption(
+        "--probe-timeout",
+        type=float,
+        default=PROBE_TIMEOUT,
+        help=f"seconds a TCP or DNS probe waits; UDP twice that (default {PROBE_TIMEOUT}; "
+        "a probe image without npconform's probe program rounds up to whole seconds)",
+    )
     g.addoption(
         "--probe-target",
         choices=PROBE_TARGETS,

@@ -177,7 +177,12 @@ def image_plans(lock: Lock) -> list[ImagePlan]:
             lock,
             "agnhost",
             "rootfs:runtime",
-            [(_k8s("agnhost"), "/agnhost")],
+            # npconform's probe program beside agnhost: one process runs a source's
+            # whole batch of probes (the shell tools stay, for any other probe image).
+            [
+                (_k8s("agnhost"), "/agnhost"),
+                (StepFile("go:npcprobe", "npcprobe"), "/usr/local/bin/npcprobe"),
+            ],
             [
                 "RUN mkdir -p /uploads",
                 "EXPOSE 80 8080 8081 9376 5000",

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from npconform.airgap import docker, registry
-from npconform.airgap.context import ImagePlan
+from npconform.airgap.context import FILES, ImagePlan
 from npconform.airgap.gobuild import GoBuildError, Wrapper, go_env, module_dir
 from npconform.airgap.gotargets import GoTarget, go_targets
 from npconform.airgap.imageplans import ROOTFS, SUITE_PYTHON, RootfsSpec, image_plans
@@ -27,6 +27,10 @@ from npconform.lock import Lock, Module
 from npconform.proc import CommandError, run
 
 PAUSE_SOURCE = "build/pause/linux/pause.c"
+#: npconform's own probe program (standard library only), put into the probe image.
+PROBE_PROGRAM = "npcprobe"
+PROBE_GO_MOD = "module npconform.local/npcprobe\n\ngo 1.24\n"
+PROBE_LDFLAGS = "-s -w"
 
 
 def module_inputs(mod: Module) -> dict[str, Any]:
@@ -80,6 +84,7 @@ def step_outputs(lock: Lock) -> dict[str, set[str]]:
     """Every build step's declared output files, by step name."""
     out = {f"go:{t.key}": t.outputs() for t in go_targets(lock)}
     out["cc:pause"] = {"pause"}
+    out[f"go:{PROBE_PROGRAM}"] = {PROBE_PROGRAM}
     return out
 
 
@@ -152,6 +157,47 @@ def add_go_steps(g: Graph, lock: Lock) -> None:
             cached=functools.partial(_cached_dir, kind="go", name="pause"),
             lane="cpu",
             what=f"pause {pause_version} from {kmod.ref}",
+        )
+    )
+
+    add_probe_step(g, gover)
+
+
+def add_probe_step(g: Graph, gover: str) -> None:
+    """npconform's probe program, built from its one source file with the standard library
+    only (no module to download), static."""
+    source = (FILES / f"{PROBE_PROGRAM}.go").read_text()
+
+    def build(ctx: Ctx) -> Path:
+        tmp, final = _fresh_tmp(ctx, "go", PROBE_PROGRAM)
+        work = ctx.cache / "wrappers" / PROBE_PROGRAM
+        shutil.rmtree(work, ignore_errors=True)
+        work.mkdir(parents=True)
+        (work / "go.mod").write_text(PROBE_GO_MOD)
+        (work / "main.go").write_text(source)
+        argv = ["go", "build", "-trimpath", "-ldflags", PROBE_LDFLAGS, "-o", f"{tmp}/", "."]
+        try:
+            env = go_env(ctx.cache, {"CGO_ENABLED": "0"})
+            run(argv, cwd=work, env=env, log=ctx.log(f"go-{PROBE_PROGRAM}"))
+        except FileNotFoundError:
+            raise GoBuildError(
+                "no Go toolchain: install Go (https://go.dev/dl) and put it on PATH"
+            ) from None
+        return _publish_dir(tmp, final)
+
+    g.add(
+        Step(
+            name=f"go:{PROBE_PROGRAM}",
+            inputs={
+                "go": gover,
+                "source": hashlib.sha256(source.encode()).hexdigest(),
+                "go.mod": PROBE_GO_MOD,
+                "ldflags": PROBE_LDFLAGS,
+            },
+            build=build,
+            cached=functools.partial(_cached_dir, kind="go", name=PROBE_PROGRAM),
+            lane="cpu",
+            what=f"{PROBE_PROGRAM} (npconform's probe program)",
         )
     )
 

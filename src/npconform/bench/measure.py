@@ -132,7 +132,7 @@ def cost_curve(state: RunState, sizes: tuple[int, ...] = (3, 6, 12)) -> list[dic
 
 
 def time_engine(
-    w: World, m: Matrix, rounds: int = 5, udp_wait_factor: int | None = None
+    w: World, m: Matrix, rounds: int = 5, udp_wait_factor: float | None = None
 ) -> dict[str, Any]:
     """Median wall time of evaluating every cell of ``m`` in one engine pass."""
     probes = w.probes_for(m)
@@ -146,7 +146,12 @@ def time_engine(
             got = observe(w.engine, probes, list(m))
             times.append(time.monotonic() - t0)
             readings = Readings({c: o.outcome for c, o in got.items()})
-            assert not readings.mismatches(m), "the benchmark matrix changed under the engine"
+            wrong = readings.mismatches(m)
+            assert not wrong, "the benchmark matrix changed under the engine: " + "; ".join(
+                f"{c} expected {'allowed' if m[c] else 'blocked'}, got {got[c].outcome} "
+                f"{got[c].detail}".strip()
+                for c in wrong[:5]
+            )
     finally:
         factor = w.engine.udp_wait_factor
         w.engine.udp_wait_factor = default_factor

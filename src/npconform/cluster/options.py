@@ -15,6 +15,10 @@ if TYPE_CHECKING:
     from npconform.model.tenants import TenantModel
 
 TARGETS = ("kind", "existing", "in-cluster")
+#: Seconds a TCP connect or DNS query may take before it reads as a timeout; a UDP probe
+#: waits twice that. Measured as the shortest wait with no flapping cell over repeated
+#: whole-suite runs (benchmarks/README.md); the probe program honours fractions.
+PROBE_TIMEOUT = 0.5
 #: Where a pod finds its service account's token (``--target in-cluster``).
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")
 CNIS = ("calico", "kube-router", "cilium")
@@ -107,7 +111,7 @@ class RunOptions:
     reuse_cluster: bool = False
     images: str = "auto"
     probe_image: str | None = None
-    probe_timeout: float = 1.0
+    probe_timeout: float = PROBE_TIMEOUT
     probe_target: str = "pod"
     deny_response: str = "drop"
     report_dir: Path = Path("reports")

@@ -10,6 +10,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from npconform.model.matrix import DROP, ERROR, Cell, Matrix, Readings, reads_as
 from npconform.probe.engine import ProbeEngine
@@ -26,6 +27,7 @@ class Outcome:
     probe_seconds: list[float] = field(default_factory=list)  # wall time of each round
     blocking: frozenset[str] = DROP  # outcome classes that read as blocked
     details: dict[Cell, str] = field(default_factory=dict)  # what a probe said, if anything
+    probe: dict[str, Any] = field(default_factory=dict)  # how the probes ran (ProbeEngine.runs)
 
     @property
     def mismatches(self) -> list[Cell]:
@@ -120,4 +122,5 @@ def converge(
         [round(t, 2) for t in times],
         blocking,
         {c: d for c, d in details.items() if d},
+        engine.runs({src for src, _ in probes.values()}),
     )

@@ -2,9 +2,10 @@
 
 All sources are probed concurrently from a bounded pool, each thread with its own API
 client; each source's shell session (:mod:`npconform.probe.session`) is opened once and
-kept, and its probe tools are checked when it opens: a source that lacks one fails at
-once, naming the tool. What a batch runs and how its output reads is
-:mod:`npconform.probe.script`.
+kept, and its probe tools are checked when it opens: a source with the probe program runs
+each batch in it (one process); one without it runs the shell script, and when it lacks
+one of that script's tools it fails at once, naming the tool. What a batch runs and how
+its output reads is :mod:`npconform.probe.script`.
 
 The engine knows nothing of pytest or of expectations: it turns a plan into observations.
 """
@@ -20,10 +21,12 @@ import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from kubernetes import client
 
 from npconform.probe.script import (
+    PROGRAM,
     SPORT_HIGH,
     SPORT_LOW,
     UDP,
@@ -33,9 +36,12 @@ from npconform.probe.script import (
     ProbeError,
     Source,
     batch_script,
+    has_program,
     missing_tools,
     parse_output,
+    parse_program_output,
     probe_command,
+    program_command,
     tools_check,
 )
 from npconform.probe.session import PodSession, Shell
@@ -62,8 +68,8 @@ class ProbeEngine:
         self,
         api_factory: Callable[[], client.ApiClient],
         timeout: float = 1.0,
-        workers: int = 9,
-        udp_wait_factor: int = UDP_WAIT_FACTOR,
+        workers: int = 64,
+        udp_wait_factor: float = UDP_WAIT_FACTOR,
         shell_factory: Callable[[Source], Shell] | None = None,
     ) -> None:
         self.api_factory = api_factory
@@ -77,6 +83,7 @@ class ProbeEngine:
         self._sessions: dict[Source, Shell] = {}
         self._opening: dict[Source, threading.Lock] = {}
         self._checked: set[Source] = set()
+        self._program: set[Source] = set()  # sources whose container has the probe program
         self._batches = itertools.count(1)
 
     def _pod_shell(self, src: Source) -> Shell:
@@ -143,11 +150,17 @@ class ProbeEngine:
     def _check_tools(self, src: Source, out: str) -> None:
         if "NPC-TOOLS" not in out:
             raise ProbeError(f"the tool check in {src.id} did not finish: {out[-200:]!r}")
+        with self._lock:
+            if has_program(out):
+                self._program.add(src)
+                return
+            self._program.discard(src)
         missing = missing_tools(out)
         if missing:
             raise ProbeError(
                 f"probe tool(s) missing in {src.id}: {', '.join(missing)} "
-                "(the probe image must provide them; see --probe-image)"
+                f"(the probe image must provide them, or the probe program {PROGRAM}; "
+                "see --probe-image)"
             )
 
     def _drop(self, src: Source, session: Shell) -> None:
@@ -157,7 +170,7 @@ class ProbeEngine:
                 del self._sessions[src]
         session.close()
 
-    def _exec_docker(self, src: Source, script: str) -> str:
+    def _exec_docker(self, src: Source, render: Callable[[], str]) -> str:
         def run(body: str) -> str:
             proc = subprocess.run(
                 ["docker", "exec", src.docker, "sh", "-c", body],
@@ -174,7 +187,7 @@ class ProbeEngine:
             self._check_tools(src, run(tools_check()))
             with self._lock:
                 self._checked.add(src)
-        return run(f"{script}\necho NPC-END")
+        return run(f"{render()}\necho NPC-END")
 
     def _with_source_ports(self, src: Source, probes: Sequence[Probe]) -> list[Probe]:
         out = []
@@ -188,16 +201,46 @@ class ProbeEngine:
             self._next_port[src] = nxt
         return out
 
+    def uses_program(self, src: Source) -> bool:
+        """Whether the source's batches run in the probe program (known once its tools
+        were checked)."""
+        with self._lock:
+            return src in self._program
+
+    def runs(self, sources: set[Source]) -> dict[str, Any]:
+        """How these sources' probes ran: their waits, and how many sources ran them in
+        the probe program and how many in the shell script (nc, dig)."""
+        with self._lock:
+            program = sum(1 for s in sources if s in self._program)
+        return {
+            "tcp_wait_s": self.timeout,
+            "udp_wait_s": round(self.timeout * self.udp_wait_factor, 3),
+            "sources_program": program,
+            "sources_shell": len(sources) - program,
+        }
+
+    def _render(self, src: Source, probes: Sequence[Probe]) -> str:
+        if self.uses_program(src):
+            return program_command(probes, self.timeout, self.udp_wait_factor)
+        return batch_script(probes, self.timeout, self.udp_wait_factor, str(next(self._batches)))
+
     def run_batch(self, src: Source, probes: Sequence[Probe]) -> BatchResult:
         t0 = time.monotonic()
         sent: list[Probe] = []
+        program = False
 
         def render() -> str:
+            # rendered once the session (and so the probe program's presence) is known
+            nonlocal program
             sent[:] = self._with_source_ports(src, probes)
-            return batch_script(sent, self.timeout, self.udp_wait_factor, str(next(self._batches)))
+            program = self.uses_program(src)
+            return self._render(src, sent)
 
-        out = self._exec_docker(src, render()) if src.docker else self._exec_pod(src, render)
-        obs = parse_output(sent, out, self.timeout, self.udp_wait_factor)
+        out = self._exec_docker(src, render) if src.docker else self._exec_pod(src, render)
+        if program:
+            obs = parse_program_output(sent, out)
+        else:
+            obs = parse_output(sent, out, self.timeout, self.udp_wait_factor)
         return BatchResult(src, obs, time.monotonic() - t0)
 
     def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
@@ -231,7 +274,9 @@ class ProbeEngine:
     def exec(self, src: Source, script: str) -> str:
         """Run a script of the caller's in the source's session; its output up to
         ``NPC-END``."""
-        return self._exec_docker(src, script) if src.docker else self._exec_pod(src, lambda: script)
+        if src.docker:
+            return self._exec_docker(src, lambda: script)
+        return self._exec_pod(src, lambda: script)
 
     def close(self) -> None:
         with self._lock:
@@ -243,5 +288,7 @@ class ProbeEngine:
             pool.shutdown(wait=False, cancel_futures=True)
 
     def repro(self, src: Source, p: Probe) -> str:
+        if self.uses_program(src):
+            return src.repro(program_command([p], self.timeout, self.udp_wait_factor))
         cmd = probe_command(p, self.timeout, udp_wait_factor=self.udp_wait_factor)
         return src.repro(f"{cmd}; echo exit=$?")

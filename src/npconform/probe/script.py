@@ -1,5 +1,11 @@
 """The probe script: what one batch runs in a source container, and how its output reads.
 
+When the source container has npconform's probe program (``npcprobe``, built from
+``airgap/files/npcprobe.go`` into the probe image), one process runs the whole batch, each
+probe in its own goroutine with sub-second waits, and prints each probe's outcome class
+itself (:func:`program_command`, :func:`parse_program_output`). Otherwise (another
+``--probe-image``, an external container without it) a shell script does, as follows.
+
 For each source, a shell script starts every probe in the background (TCP: ``nc -z -v``;
 UDP: two datagrams to agnhost's serve-hostname, which answers them; DNS: ``dig``), each
 writing what its tool said to a file of its own, and prints one machine-readable line per
@@ -18,7 +24,7 @@ import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from npconform.model.matrix import CONNECTED, ERROR, REFUSED, TIMEOUT, Cell
+from npconform.model.matrix import CONNECTED, ERROR, OUTCOMES, REFUSED, TIMEOUT, Cell
 
 TCP = "TCP"
 UDP = "UDP"
@@ -31,6 +37,11 @@ SPORT_LOW, SPORT_HIGH = 20000, 32000
 
 #: What a batch script runs in the source container; each session checks them once.
 TOOLS = ("nc", "dig", "sleep", "printf", "mkdir", "grep", "sed", "rm")
+#: npconform's probe program; when a source has it, its batches need no other tool.
+PROGRAM = "npcprobe"
+#: Seconds between a UDP probe's datagrams when the probe program sends them: it keeps
+#: sending until the answer or the wait's end, so one lost datagram never reads as blocked.
+PROGRAM_RESEND = 0.2
 
 
 class ProbeError(RuntimeError):
@@ -97,7 +108,7 @@ def _wait(timeout: float) -> int:
 
 
 def probe_command(
-    p: Probe, timeout: float, out: str = "/dev/stdout", udp_wait_factor: int = UDP_WAIT_FACTOR
+    p: Probe, timeout: float, out: str = "/dev/stdout", udp_wait_factor: float = UDP_WAIT_FACTOR
 ) -> str:
     """The shell command for one probe, its tool's output (stdout and stderr) to ``out``.
 
@@ -121,7 +132,7 @@ def probe_command(
         sport = f" -p {p.source_port}" if p.source_port else ""
         return (
             f"{{ printf {PAYLOAD}; sleep {UDP_RESEND}; printf {PAYLOAD}; }} 2>/dev/null | "
-            f"nc -u -W 1 -w {t * udp_wait_factor}{sport} {host} {port} >{out} 2>&1"
+            f"nc -u -W 1 -w {math.ceil(t * udp_wait_factor)}{sport} {host} {port} >{out} 2>&1"
         )
     if p.protocol == DNS:
         return f"dig +time={t} +tries=1 -p {port} @{host} {shlex.quote(p.query)} A >{out} 2>&1"
@@ -129,9 +140,10 @@ def probe_command(
 
 
 def tools_check() -> str:
-    """A script that prints ``NPC-MISSING <tool>`` for every probe tool the container
-    lacks, then ``NPC-TOOLS``."""
+    """A script that prints ``NPC-PROGRAM`` when the container has the probe program,
+    ``NPC-MISSING <tool>`` for every shell probe tool it lacks, then ``NPC-TOOLS``."""
     return (
+        f"command -v {PROGRAM} >/dev/null 2>&1 && echo NPC-PROGRAM; "
         f"for t in {' '.join(TOOLS)}; do command -v $t >/dev/null 2>&1 || "
         "echo NPC-MISSING $t; done; echo NPC-TOOLS"
     )
@@ -141,10 +153,69 @@ def missing_tools(out: str) -> list[str]:
     return [ln.split()[1] for ln in out.splitlines() if ln.startswith("NPC-MISSING ")]
 
 
+def has_program(out: str) -> bool:
+    return "NPC-PROGRAM" in out.splitlines()
+
+
+def _secs(x: float) -> str:
+    return f"{x:.3f}".rstrip("0").rstrip(".")
+
+
+def program_command(
+    probes: Sequence[Probe], timeout: float, udp_wait_factor: float = UDP_WAIT_FACTOR
+) -> str:
+    """The probe program's command line for a batch: TCP connects and DNS queries wait
+    ``timeout`` seconds, UDP probes ``timeout * udp_wait_factor``, as given (no rounding
+    up to whole seconds, as nc needs)."""
+    specs = []
+    for i, p in enumerate(probes):
+        if p.protocol not in (TCP, UDP, DNS):
+            raise ProbeError(f"protocol {p.protocol} cannot be probed")
+        query = p.query if p.protocol == DNS else ""
+        sport = p.source_port or ""
+        specs.append(shlex.quote(f"{i},{p.protocol},{p.host},{int(p.port)},{sport},{query}"))
+    return (
+        f"{PROGRAM} -tcp {_secs(timeout)} -udp {_secs(timeout * udp_wait_factor)} "
+        f"-resend {_secs(PROGRAM_RESEND)} -dns {_secs(timeout)} {' '.join(specs)} 2>&1"
+    )
+
+
+_RESULT = re.compile(r"^NPCR (\d+) (\w+) ([0-9.]+) (.*)$")
+
+
+def parse_program_output(probes: Sequence[Probe], out: str) -> dict[Cell, Observation]:
+    """Each probe's observation from the probe program's lines. A batch that did not end
+    (no ``NPCR-DONE``: the program refused its arguments or was killed) raises
+    ProbeError with what it said; a probe without its line, or with an outcome that is
+    not a class, is an ``error``."""
+    if "NPC-END" not in out:
+        raise ProbeError(f"probe batch did not finish; output: {out[-300:]!r}")
+    if f"NPCR-DONE {len(probes)}" not in out.splitlines():
+        said = " ".join(ln for ln in out.splitlines() if not ln.startswith("NPC"))
+        raise ProbeError(
+            f"the probe program did not finish its batch: {said[-300:] or repr(out[-300:])}"
+        )
+    got: dict[int, Observation] = {}
+    for line in out.splitlines():
+        m = _RESULT.match(line.strip())
+        if not m:
+            continue
+        outcome, detail = m.group(2), m.group(4).strip()
+        detail = "" if detail == "-" else detail
+        if outcome in OUTCOMES:
+            got[int(m.group(1))] = Observation(outcome, detail)
+        else:
+            got[int(m.group(1))] = Observation(ERROR, f"unknown outcome {outcome!r}: {detail}")
+    return {
+        p.cell: got.get(i, Observation(ERROR, "the probe printed no result"))
+        for i, p in enumerate(probes)
+    }
+
+
 def batch_script(
     probes: Sequence[Probe],
     timeout: float,
-    udp_wait_factor: int = UDP_WAIT_FACTOR,
+    udp_wait_factor: float = UDP_WAIT_FACTOR,
     batch: str = "b",
 ) -> str:
     # One background job per probe, all in parallel (what each forks: probe_command).
@@ -169,7 +240,7 @@ _ADDRESS = re.compile(r"^\S+\.\s+\d+\s+IN\s+A{1,4}\s+[0-9a-f.:]+$")
 
 
 def classify(
-    p: Probe, status: int, seconds: float, text: str, timeout: float, udp_wait_factor: int
+    p: Probe, status: int, seconds: float, text: str, timeout: float, udp_wait_factor: float
 ) -> Observation:
     """One probe's outcome class from its tool's exit status, duration and output."""
     said = " ".join(text.split())
@@ -211,7 +282,7 @@ def parse_output(
     probes: Sequence[Probe],
     out: str,
     timeout: float = 1.0,
-    udp_wait_factor: int = UDP_WAIT_FACTOR,
+    udp_wait_factor: float = UDP_WAIT_FACTOR,
 ) -> dict[Cell, Observation]:
     if "NPC-END" not in out:
         raise ProbeError(f"probe batch did not finish; output: {out[-300:]!r}")

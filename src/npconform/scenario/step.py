@@ -60,6 +60,7 @@ class StepResult:
             "converge_s": o.converge_seconds,
             "rounds": o.rounds,
             "round_s": o.probe_seconds,
+            "probe": o.probe,
             "flapping": [str(c) for c in o.flapping],
             "expected": expected,
             "observed": observed,
