@@ -58,3 +58,23 @@ def test_table_sections() -> None:
     img |= {"size_mib": 375.4, "steps": ["py:suite"]}
     assert "| cold | 83.4 |" in "\n".join(_suite_image(img))
     assert _peer(None) == _curve(None) == _suite_image(None) == []
+
+
+def test_targets_are_judged_from_the_figures_and_missing_ones_say_so() -> None:
+    from npconform.bench.table import _targets
+
+    r = {
+        "suite": [
+            {"workers": 1, "seconds": 400.0, "summary": "110 passed in 399s"},
+            {"workers": 2, "seconds": 170.0, "summary": "110 passed in 169s"},
+            {"workers": 4, "seconds": 150.0, "summary": "1 failed, 109 passed in 149s"},
+        ],
+        "peer": {"ratio": 3.4},
+        "matrix": {"engine": {"seconds_median": 1.1}},
+    }
+    rows = [ln for ln in _targets(r) if ln.startswith("| ") and "target" not in ln]
+    # a failed run's time does not count
+    assert rows[0] == "| whole suite, best of -n 1/2/4 (seconds) | at most 180 | 170.0 | met |"
+    assert rows[1].endswith("| at least 4 | 3.4 | **not met** |")
+    assert rows[2].endswith("| at most 2 | 1.1 | met |")
+    assert rows[3].endswith("| at most 4 | - | not measured |")

@@ -144,3 +144,46 @@ def test_timeout_then_refused_flaps_only_when_refused_is_not_blocked() -> None:
     assert rejecting.ok and rejecting.flapping == []
     dropping = converge(Scripted(script), probes, want, blocking=DROP)  # type: ignore[arg-type]
     assert dropping.flapping == [A] and not dropping.ok
+
+
+class Patient(Scripted):
+    """Scripted rounds; a round asked with patience answers from ``patient``."""
+
+    def __init__(self, rounds: list[dict[Cell, str]], patient: dict[Cell, str]) -> None:
+        super().__init__(rounds)
+        self.patient = patient
+        self.patience: list[float] = []
+
+    def run(
+        self, plan: Mapping[Source, Sequence[Probe]], patience: float = 1.0
+    ) -> list[BatchResult]:
+        if patience == 1.0:
+            return super().run(plan)
+        self.patience.append(patience)
+        return [
+            BatchResult(src, {p.cell: Observation(self.patient[p.cell]) for p in ps})
+            for src, ps in plan.items()
+        ]
+
+
+def test_an_allowed_cell_that_times_out_in_confirmation_is_asked_again_patiently() -> None:
+    from npconform.probe.converge import PATIENCE
+
+    _, probes, want = setup([{A: False, B: True}])
+    script = [{A: TIMEOUT, B: CONNECTED}, {A: TIMEOUT, B: TIMEOUT}]
+    late = Patient(script, {B: CONNECTED})
+    out = converge(late, probes, want)  # type: ignore[arg-type]
+    assert out.ok and out.flapping == []
+    assert late.patience == [PATIENCE] and late.asked[-1] == {A, B}
+    assert "answered only with 4x longer waits" in out.details[B]
+    # still silent with patient waits: a flap
+    silent = converge(Patient(script, {B: TIMEOUT}), probes, want)  # type: ignore[arg-type]
+    assert silent.flapping == [B] and not silent.ok
+
+
+def test_a_blocked_cell_that_connects_in_confirmation_flaps_without_a_second_chance() -> None:
+    _, probes, want = setup([{A: False, B: True}])
+    leak = Patient([{A: TIMEOUT, B: CONNECTED}, {A: CONNECTED, B: CONNECTED}], {A: TIMEOUT})
+    out = converge(leak, probes, want)  # type: ignore[arg-type]
+    assert out.flapping == [A] and not out.ok
+    assert leak.patience == []

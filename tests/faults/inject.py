@@ -155,7 +155,8 @@ def _no_tools_image() -> str:
         "notools",
         [
             "USER 0",
-            'RUN for t in nc dig; do p=$(command -v $t) && rm -f "$(readlink -f "$p")" "$p"; done',
+            'RUN for t in nc dig npcprobe; do p=$(command -v $t) && rm -f "$(readlink -f "$p")"'
+            ' "$p"; done',
             "USER 65534",
         ],
     )
@@ -581,7 +582,7 @@ FAULTS = [
     ),
     Fault(
         "probe container without its tools",
-        "probe pods from an agnhost image without nc and dig (--probe-image)",
+        "probe pods from an agnhost image without nc, dig and the probe program (--probe-image)",
         _nothing,
         _nothing,
         ["suites/traffic/test_components.py"],

@@ -30,9 +30,10 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "## One matrix evaluation",
         "",
-        "9 pods x 9 pods x 2 ports x TCP and UDP, namespace x denying all ingress (a third of",
-        "the probes blocked: TCP times out at 1 s; UDP sends two datagrams 0.3 s apart and",
-        "waits up to 2 s for an answer, so a blocked UDP probe takes 2.3 s).",
+        "9 pods x 9 pods x 2 ports x TCP and UDP, namespace x denying all ingress (a third of "
+        f"the probes blocked: TCP times out at {e['tcp_timeout_s']:g} s, UDP waits "
+        f"{e['udp_wait_s']:g} s for an answer). Each source pod runs its batch in one process "
+        "of npconform's probe program (`npcprobe`), every probe concurrently.",
         "",
         "| engine | probes | seconds | probes/s |",
         "|---|---|---|---|",
@@ -51,7 +52,7 @@ def markdown(r: dict[str, Any]) -> str:
             f"| {label} | {v['probes']} | {v['seconds_median']} (min {v['seconds_min']}) |"
             for label, v in (
                 (
-                    "the matrix, UDP waiting the timeout only (1 s)",
+                    f"the matrix, UDP waiting the timeout only ({e['tcp_timeout_s']:g} s)",
                     r["matrix"].get("engine_udp_wait_1x"),
                 ),
                 ("its allowed cells alone (no timeouts)", r["matrix"].get("engine_allowed_only")),
@@ -73,6 +74,7 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         *_coverage(r.get("coverage")),
         *_isolation(r.get("isolation")),
+        *_targets(r),
         *_curve(r.get("curve")),
         *_peer(r.get("peer")),
         *_suite_image(r.get("suite_image")),
@@ -84,6 +86,54 @@ def markdown(r: dict[str, Any]) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+#: Time-to-verdict targets: (figure, limit, "max" or "min": how the figure must compare).
+TARGETS = (
+    ("whole suite, best of -n 1/2/4 (seconds)", 180.0, "max"),
+    ("semantics part: upstream netpol e2e time / suite time", 4.0, "min"),
+    ("324-probe matrix, median (seconds)", 2.0, "max"),
+    ("36-pod matrix, median (seconds)", 4.0, "max"),
+)
+
+
+def _passed(summary: str) -> bool:
+    """A pytest summary line of a run in which nothing failed or erred."""
+    return "passed" in summary and not any(w in summary for w in ("failed", "error"))
+
+
+def target_figures(r: dict[str, Any]) -> list[float | None]:
+    """The measured figure for each of :data:`TARGETS`, or None when not measured."""
+    suite = [x["seconds"] for x in r.get("suite") or [] if _passed(x.get("summary", ""))]
+    curve = {x["pods"]: x["seconds_median"] for x in r.get("curve") or []}
+    return [
+        min(suite) if suite else None,
+        (r.get("peer") or {}).get("ratio"),
+        ((r.get("matrix") or {}).get("engine") or {}).get("seconds_median"),
+        curve.get(36),
+    ]
+
+
+def _targets(r: dict[str, Any]) -> list[str]:
+    rows = []
+    for (what, limit, kind), got in zip(TARGETS, target_figures(r), strict=True):
+        if got is None:
+            verdict = "not measured"
+        else:
+            met = got <= limit if kind == "max" else got >= limit
+            verdict = "met" if met else "**not met**"
+        bound = f"at most {limit:g}" if kind == "max" else f"at least {limit:g}"
+        rows.append(f"| {what} | {bound} | {'-' if got is None else got} | {verdict} |")
+    return [
+        "## Time-to-verdict targets",
+        "",
+        "From the figures on this page (a benchmark, not a timed test).",
+        "",
+        "| figure | target | measured | |",
+        "|---|---|---|---|",
+        *rows,
+        "",
+    ]
 
 
 def _curve(c: list[dict[str, Any]] | None) -> list[str]:

@@ -1,6 +1,13 @@
 """Convergence: re-probe only disagreeing cells until they agree or a deadline passes,
 then confirm with one full pass. A cell that changes in the confirmation pass flaps.
 
+Waits are short, so an answer that comes late on a busy node reads as a timeout. A cell
+that was allowed and reads as blocked in the confirmation pass is therefore probed once
+more with patient waits (:data:`PATIENCE` times longer) before it counts as a flap: a
+connection made then is evidence that the flow is allowed, and the cell's detail says the
+answer was late. The other direction (blocked, then connected) is never excused: a
+connection is never an artefact of waiting.
+
 A probe that errs (its tool is missing, its output is not understood) stops the step at
 once with :class:`~npconform.probe.script.ProbeError`: an error is never a verdict."""
 
@@ -12,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from npconform.model.matrix import DROP, ERROR, Cell, Matrix, Readings, reads_as
+from npconform.model.matrix import CONNECTED, DROP, ERROR, Cell, Matrix, Readings, reads_as
 from npconform.probe.engine import ProbeEngine
 from npconform.probe.script import Observation, Probe, ProbeError, Source
 
@@ -48,13 +55,22 @@ def _plan(
     return plan
 
 
+#: How much longer the waits are when a cell's change to blocked is checked.
+PATIENCE = 4.0
+
+
 def observe(
-    engine: ProbeEngine, probes: Mapping[Cell, tuple[Source, Probe]], cells: Sequence[Cell]
+    engine: ProbeEngine,
+    probes: Mapping[Cell, tuple[Source, Probe]],
+    cells: Sequence[Cell],
+    patience: float = 1.0,
 ) -> dict[Cell, Observation]:
-    """One round: every cell's observation. A probe error raises ProbeError naming the
-    cells, the sources' repro commands and what the probe said."""
+    """One round: every cell's observation, the waits ``patience`` times the engine's. A
+    probe error raises ProbeError naming the cells, the sources' repro commands and what
+    the probe said."""
     got: dict[Cell, Observation] = {}
-    for batch in engine.run(_plan(cells, probes)):
+    plan = _plan(cells, probes)
+    for batch in engine.run(plan) if patience == 1.0 else engine.run(plan, patience):
         got.update(batch.observations)
     errors = [(c, o) for c, o in got.items() if o.outcome == ERROR]
     if errors:
@@ -100,6 +116,23 @@ def converge(
     if confirm:
         r0 = time.monotonic()
         final = observe(engine, probes, cells)
+        late = [
+            c
+            for c in cells
+            if c in final
+            and c in observed
+            and reads_as(observed[c], blocking) is True
+            and reads_as(final[c].outcome, blocking) is False
+        ]
+        if late:
+            again = observe(engine, probes, late, PATIENCE)
+            for c in late:
+                if again[c].outcome == CONNECTED:
+                    final[c] = Observation(
+                        CONNECTED,
+                        f"answered only with {PATIENCE:g}x longer waits in the confirmation "
+                        f"pass (a late answer, not a change of verdict)",
+                    )
         times.append(time.monotonic() - r0)
         # a flap is a change of verdict: with a CNI that rejects, timeout and refused are
         # both "blocked", and a change between them is not a flap

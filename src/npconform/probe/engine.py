@@ -89,7 +89,7 @@ class ProbeEngine:
     def _pod_shell(self, src: Source) -> Shell:
         return PodSession(client.CoreV1Api(self.api_factory()), src)
 
-    def _exec_pod(self, src: Source, render: Callable[[], str]) -> str:
+    def _exec_pod(self, src: Source, render: Callable[[], str], timeout: float) -> str:
         """Run the script ``render`` gives in the source's shell session (opened once per
         source and kept: an exec costs more than the probes it runs). A session that breaks
         is replaced, up to ``SESSION_ATTEMPTS`` sessions in all, a moment apart; every
@@ -109,7 +109,7 @@ class ProbeEngine:
                 time.sleep(SESSION_PAUSE * attempt)
                 continue
             try:
-                return session.run(render(), self.timeout * self.udp_wait_factor + 20)
+                return session.run(render(), timeout * self.udp_wait_factor + 20)
             except ProbeError as e:
                 self._drop(src, session)
                 stale = session
@@ -170,13 +170,13 @@ class ProbeEngine:
                 del self._sessions[src]
         session.close()
 
-    def _exec_docker(self, src: Source, render: Callable[[], str]) -> str:
+    def _exec_docker(self, src: Source, render: Callable[[], str], timeout: float) -> str:
         def run(body: str) -> str:
             proc = subprocess.run(
                 ["docker", "exec", src.docker, "sh", "-c", body],
                 capture_output=True,
                 text=True,
-                timeout=self.timeout * self.udp_wait_factor + 20,
+                timeout=timeout * self.udp_wait_factor + 20,
                 check=False,
             )
             return proc.stdout
@@ -219,12 +219,14 @@ class ProbeEngine:
             "sources_shell": len(sources) - program,
         }
 
-    def _render(self, src: Source, probes: Sequence[Probe]) -> str:
+    def _render(self, src: Source, probes: Sequence[Probe], timeout: float) -> str:
         if self.uses_program(src):
-            return program_command(probes, self.timeout, self.udp_wait_factor)
-        return batch_script(probes, self.timeout, self.udp_wait_factor, str(next(self._batches)))
+            return program_command(probes, timeout, self.udp_wait_factor)
+        return batch_script(probes, timeout, self.udp_wait_factor, str(next(self._batches)))
 
-    def run_batch(self, src: Source, probes: Sequence[Probe]) -> BatchResult:
+    def run_batch(self, src: Source, probes: Sequence[Probe], patience: float = 1.0) -> BatchResult:
+        """The source's probes, in one batch; waits ``patience`` times the engine's."""
+        timeout = self.timeout * patience
         t0 = time.monotonic()
         sent: list[Probe] = []
         program = False
@@ -234,18 +236,25 @@ class ProbeEngine:
             nonlocal program
             sent[:] = self._with_source_ports(src, probes)
             program = self.uses_program(src)
-            return self._render(src, sent)
+            return self._render(src, sent, timeout)
 
-        out = self._exec_docker(src, render) if src.docker else self._exec_pod(src, render)
+        out = (
+            self._exec_docker(src, render, timeout)
+            if src.docker
+            else self._exec_pod(src, render, timeout)
+        )
         if program:
             obs = parse_program_output(sent, out)
         else:
-            obs = parse_output(sent, out, self.timeout, self.udp_wait_factor)
+            obs = parse_output(sent, out, timeout, self.udp_wait_factor)
         return BatchResult(src, obs, time.monotonic() - t0)
 
-    def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
-        """Every source's batch, concurrently. Waits for all of them; then, if any batch
-        failed, raises ProbeError naming every failed source."""
+    def run(
+        self, plan: Mapping[Source, Sequence[Probe]], patience: float = 1.0
+    ) -> list[BatchResult]:
+        """Every source's batch, concurrently, waits ``patience`` times the engine's. Waits
+        for all of them; then, if any batch failed, raises ProbeError naming every failed
+        source."""
         items = [(s, ps) for s, ps in plan.items() if ps]
         if not items:
             return []
@@ -256,7 +265,7 @@ class ProbeEngine:
                     max_workers=self.workers, thread_name_prefix="probe"
                 )
             pool = self._pool
-        futures = [(s, pool.submit(self.run_batch, s, ps)) for s, ps in items]
+        futures = [(s, pool.submit(self.run_batch, s, ps, patience)) for s, ps in items]
         results: list[BatchResult] = []
         errors: list[str] = []
         for s, f in futures:
@@ -275,8 +284,8 @@ class ProbeEngine:
         """Run a script of the caller's in the source's session; its output up to
         ``NPC-END``."""
         if src.docker:
-            return self._exec_docker(src, lambda: script)
-        return self._exec_pod(src, lambda: script)
+            return self._exec_docker(src, lambda: script, self.timeout)
+        return self._exec_pod(src, lambda: script, self.timeout)
 
     def close(self) -> None:
         with self._lock:
