@@ -175,7 +175,7 @@ def test_an_allowed_cell_that_times_out_in_confirmation_is_asked_again_patiently
     out = converge(late, probes, want)  # type: ignore[arg-type]
     assert out.ok and out.flapping == []
     assert late.patience == [PATIENCE] and late.asked[-1] == {A, B}
-    assert "answered only with 4x longer waits" in out.details[B]
+    assert "answered only with 4x longer waits (a late answer" in out.details[B]
     # still silent with patient waits: a flap
     silent = converge(Patient(script, {B: TIMEOUT}), probes, want)  # type: ignore[arg-type]
     assert silent.flapping == [B] and not silent.ok

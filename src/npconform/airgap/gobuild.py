@@ -23,6 +23,9 @@ class GoBuildError(RuntimeError):
     pass
 
 
+NO_GO = "no Go toolchain: install Go (https://go.dev/dl) and put it on PATH"
+
+
 _REPLACE_LINE = re.compile(r"^\s*(?:replace\s+)?(\S+)(?:\s+(\S+))?\s+=>\s+(\S+)(?:\s+(\S+))?\s*$")
 
 
@@ -69,9 +72,7 @@ def _go(
             else f"go {args[0]} for {mod.ref} failed: {e}"
         ) from None
     except FileNotFoundError:
-        raise GoBuildError(
-            "no Go toolchain: install Go (https://go.dev/dl) and put it on PATH"
-        ) from None
+        raise GoBuildError(NO_GO) from None
 
 
 def parse_replaces(gomod: str) -> list[tuple[str, str | None, str, str | None]]:

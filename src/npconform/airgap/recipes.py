@@ -19,7 +19,7 @@ from typing import Any
 
 from npconform.airgap import docker, registry
 from npconform.airgap.context import FILES, ImagePlan
-from npconform.airgap.gobuild import GoBuildError, Wrapper, go_env, module_dir
+from npconform.airgap.gobuild import NO_GO, GoBuildError, Wrapper, go_env, module_dir
 from npconform.airgap.gotargets import GoTarget, go_targets
 from npconform.airgap.imageplans import ROOTFS, SUITE_PYTHON, RootfsSpec, image_plans
 from npconform.airgap.steps import Ctx, Graph, Step
@@ -180,9 +180,7 @@ def add_probe_step(g: Graph, gover: str) -> None:
             env = go_env(ctx.cache, {"CGO_ENABLED": "0"})
             run(argv, cwd=work, env=env, log=ctx.log(f"go-{PROBE_PROGRAM}"))
         except FileNotFoundError:
-            raise GoBuildError(
-                "no Go toolchain: install Go (https://go.dev/dl) and put it on PATH"
-            ) from None
+            raise GoBuildError(NO_GO) from None
         return _publish_dir(tmp, final)
 
     g.add(

@@ -37,7 +37,8 @@ def markdown(r: dict[str, Any]) -> str:
         "",
         "| engine | probes | seconds | probes/s |",
         "|---|---|---|---|",
-        f"| npconform, one exec per source pod (median of {e['rounds']}) | {e['probes']} | "
+        f"| npconform, one exec per source pod (median of {e['rounds']}; late answers: "
+        f"{e.get('late_answers', '-')}) | {e['probes']} | "
         f"{e['seconds_median']} (min {e['seconds_min']}) | {e['probes_per_second']} |",
         f"| baseline: one exec per probe, {b['workers']} workers (netpol e2e style) | "
         f"{b['probes']} | "
@@ -105,7 +106,7 @@ def _passed(summary: str) -> bool:
 def target_figures(r: dict[str, Any]) -> list[float | None]:
     """The measured figure for each of :data:`TARGETS`, or None when not measured."""
     suite = [x["seconds"] for x in r.get("suite") or [] if _passed(x.get("summary", ""))]
-    curve = {x["pods"]: x["seconds_median"] for x in r.get("curve") or []}
+    curve = {x["pods"]: x.get("seconds_median") for x in r.get("curve") or []}
     return [
         min(suite) if suite else None,
         (r.get("peer") or {}).get("ratio"),
@@ -145,11 +146,13 @@ def _curve(c: list[dict[str, Any]] | None) -> list[str]:
         "Namespaces x, y, z with 3, 6 or 12 pods each, x denying all ingress; every pod to "
         "every pod (itself included), two ports, TCP and UDP (median of 3 rounds).",
         "",
-        "| pods | probes | seconds (median) | min | max | probes/s |",
-        "|---|---|---|---|---|---|",
+        "| pods | probes | seconds (median) | min | max | probes/s | late answers |",
+        "|---|---|---|---|---|---|---|",
         *[
             f"| {x['pods']} | {x['probes']} | {x['seconds_median']} | {x['seconds_min']} "
-            f"| {x['seconds_max']} | {x['probes_per_second']} |"
+            f"| {x['seconds_max']} | {x['probes_per_second']} | {x.get('late_answers', '-')} |"
+            if "error" not in x
+            else f"| {x['pods']} | {x.get('probes', '-')} | failed: {x['error']} | | | | |"
             for x in c
         ],
         "",

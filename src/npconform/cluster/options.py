@@ -16,8 +16,9 @@ if TYPE_CHECKING:
 
 TARGETS = ("kind", "existing", "in-cluster")
 #: Seconds a TCP connect or DNS query may take before it reads as a timeout; a UDP probe
-#: waits twice that. Measured as the shortest wait with no flapping cell over repeated
-#: whole-suite runs (benchmarks/README.md); the probe program honours fractions.
+#: waits twice that. The probe program honours fractions (the shell probes round up to
+#: whole seconds). An allowed cell whose answer comes later than this in a confirmation
+#: pass is asked again with longer waits (``probe.converge.PATIENCE``), not called a flap.
 PROBE_TIMEOUT = 0.5
 #: Where a pod finds its service account's token (``--target in-cluster``).
 SERVICE_ACCOUNT_TOKEN = Path("/var/run/secrets/kubernetes.io/serviceaccount/token")

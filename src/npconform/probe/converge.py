@@ -85,6 +85,31 @@ def observe(
     return got
 
 
+def ask_patiently(
+    engine: ProbeEngine,
+    probes: Mapping[Cell, tuple[Source, Probe]],
+    got: dict[Cell, Observation],
+    allowed: Sequence[Cell],
+    blocking: frozenset[str] = DROP,
+) -> list[Cell]:
+    """Probe again, with :data:`PATIENCE` times longer waits, every cell of ``allowed``
+    (known to be allowed: it connected before) that reads as blocked in ``got``; each that
+    connects now is replaced in ``got`` by a connected observation saying its answer came
+    late. Returns those cells."""
+    late = [c for c in allowed if c in got and reads_as(got[c].outcome, blocking) is False]
+    if not late:
+        return []
+    again = observe(engine, probes, late, PATIENCE)
+    answered = [c for c in late if again[c].outcome == CONNECTED]
+    for c in answered:
+        got[c] = Observation(
+            CONNECTED,
+            f"answered only with {PATIENCE:g}x longer waits (a late answer, not a change of "
+            "verdict)",
+        )
+    return answered
+
+
 def converge(
     engine: ProbeEngine,
     probes: Mapping[Cell, tuple[Source, Probe]],
@@ -116,23 +141,13 @@ def converge(
     if confirm:
         r0 = time.monotonic()
         final = observe(engine, probes, cells)
-        late = [
-            c
-            for c in cells
-            if c in final
-            and c in observed
-            and reads_as(observed[c], blocking) is True
-            and reads_as(final[c].outcome, blocking) is False
-        ]
-        if late:
-            again = observe(engine, probes, late, PATIENCE)
-            for c in late:
-                if again[c].outcome == CONNECTED:
-                    final[c] = Observation(
-                        CONNECTED,
-                        f"answered only with {PATIENCE:g}x longer waits in the confirmation "
-                        f"pass (a late answer, not a change of verdict)",
-                    )
+        ask_patiently(
+            engine,
+            probes,
+            final,
+            [c for c in cells if c in observed and reads_as(observed[c], blocking) is True],
+            blocking,
+        )
         times.append(time.monotonic() - r0)
         # a flap is a change of verdict: with a CNI that rejects, timeout and refused are
         # both "blocked", and a change between them is not a flap
