@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from npconform.airgap.context import FILES
-from npconform.airgap.recipes import PROBE_GO_MOD, PROBE_PROGRAM
+from npconform.airgap.recipes import PROBE_GO_MOD, PROBE_LDFLAGS, PROBE_PROGRAM
 from npconform.model.matrix import CONNECTED, ERROR, REFUSED, TIMEOUT, Cell
 from npconform.probe.engine import ProbeEngine
 from npconform.probe.script import (
@@ -40,7 +40,16 @@ def program(tmp_path_factory: pytest.TempPathFactory) -> Path:
     (work / "go.mod").write_text(PROBE_GO_MOD)
     (work / "main.go").write_text((FILES / f"{PROBE_PROGRAM}.go").read_text())
     subprocess.run(
-        ["go", "build", "-trimpath", "-o", str(work / PROBE_PROGRAM), "."],
+        [
+            "go",
+            "build",
+            "-trimpath",
+            "-ldflags",
+            PROBE_LDFLAGS,
+            "-o",
+            str(work / PROBE_PROGRAM),
+            ".",
+        ],
         cwd=work,
         env={**os.environ, "CGO_ENABLED": "0", "GOTOOLCHAIN": "local", "GOWORK": "off"},
         check=True,

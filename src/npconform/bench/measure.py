@@ -126,17 +126,18 @@ def cost_curve(state: RunState, sizes: tuple[int, ...] = (3, 6, 12)) -> list[dic
     still measured."""
     out: list[dict[str, Any]] = []
     for n in sizes:
+        row: dict[str, Any] = {"pods": 3 * n}
+        w: World | None = None
         try:
             w, m = matrix_world(state, n)
+            row["probes"] = len(m)
+            row.update(time_engine(w, m, rounds=3))
         except (AssertionError, ProbeError) as e:
-            out.append({"pods": 3 * n, "error": " ".join(str(e).split())[:300]})
-            continue
-        try:
-            out.append({"pods": 3 * n, **time_engine(w, m, rounds=3)})
-        except (AssertionError, ProbeError) as e:
-            out.append({"pods": 3 * n, "probes": len(m), "error": " ".join(str(e).split())[:300]})
+            row["error"] = " ".join(str(e).split())[:300]
         finally:
-            w.close(wait=60)
+            if w is not None:
+                w.close(wait=60)
+        out.append(row)
     return out
 
 

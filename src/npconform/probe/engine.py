@@ -219,11 +219,6 @@ class ProbeEngine:
             "sources_shell": len(sources) - program,
         }
 
-    def _render(self, src: Source, probes: Sequence[Probe], timeout: float) -> str:
-        if self.uses_program(src):
-            return program_command(probes, timeout, self.udp_wait_factor)
-        return batch_script(probes, timeout, self.udp_wait_factor, str(next(self._batches)))
-
     def run_batch(self, src: Source, probes: Sequence[Probe], patience: float = 1.0) -> BatchResult:
         """The source's probes, in one batch; waits ``patience`` times the engine's."""
         timeout = self.timeout * patience
@@ -236,7 +231,9 @@ class ProbeEngine:
             nonlocal program
             sent[:] = self._with_source_ports(src, probes)
             program = self.uses_program(src)
-            return self._render(src, sent, timeout)
+            if program:
+                return program_command(sent, timeout, self.udp_wait_factor)
+            return batch_script(sent, timeout, self.udp_wait_factor, str(next(self._batches)))
 
         out = (
             self._exec_docker(src, render, timeout)
