@@ -223,7 +223,7 @@ class ProgramShell:
         if "NPC-TOOLS" in script:
             return ("NPC-PROGRAM\n" if self.program else "") + "NPC-TOOLS\nNPC-END"
         if script.startswith("npcprobe "):
-            n = script.count(",TCP,")
+            n = script.count(",TCP,") + script.count(",UDP,")
             lines = [f"NPCR {i} timeout 0.5 -" for i in range(n)]
             return "\n".join([*lines, f"NPCR-DONE {n}", "NPC-END"])
         n = script.count("} &")
@@ -246,3 +246,22 @@ def test_engine_uses_the_program_where_the_container_has_it(has_program: bool) -
     assert shell.scripts[-1].startswith("npcprobe ") is has_program
     assert eng.repro(src, ps[0]).startswith("kubectl exec -n ns x -c probe -- sh -c")
     assert ("npcprobe -tcp 0.5" in eng.repro(src, ps[0])) is has_program
+
+
+def test_the_program_waits_for_udp_as_long_as_for_tcp_and_the_shell_twice_as_long() -> None:
+    shells = {"p": ProgramShell(True), "s": ProgramShell(False)}
+    eng = ProbeEngine(lambda: None, timeout=0.5, shell_factory=lambda src: shells[src.pod])  # type: ignore[arg-type,return-value]
+    prog, sh = Source("a/p", "ns", "p", "probe"), Source("a/s", "ns", "s", "probe")
+    eng.run_batch(prog, [_probe(0, UDP, 80)])
+    eng.run_batch(sh, [_probe(0, UDP, 80)])
+    assert "-udp 0.5 " in shells["p"].scripts[-1]
+    assert "nc -u" in shells["s"].scripts[-1]
+    assert eng.runs({prog}) == {
+        "tcp_wait_s": 0.5,
+        "udp_wait_s": 0.5,
+        "sources_program": 1,
+        "sources_shell": 0,
+    }
+    assert eng.runs({sh})["udp_wait_s"] == 1.0 and "udp_wait_s_shell" not in eng.runs({sh})
+    both = eng.runs({prog, sh})
+    assert both["udp_wait_s"] == 0.5 and both["udp_wait_s_shell"] == 1.0

@@ -48,7 +48,10 @@ def module_world(run_state: RunState, clients, worker_id_short: str) -> Iterator
     try:
         for ns, labels in TEAMS.items():
             w.namespace(ns, labels)
-        w.add_pods([PodDef(ns, p, pod_labels(j, p)) for ns in TEAMS for j, p in enumerate("abc")])
+        w.add_pods(
+            [PodDef(ns, p, pod_labels(j, p)) for ns in TEAMS for j, p in enumerate("abc")],
+            twin=True,
+        )
         yield w
     finally:
         w.close()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -76,18 +77,28 @@ def expected_for(exp: dict[tuple[int, str], e2e.Expect], peers: list[str]) -> Ma
 def model(run_state: RunState, clients, worker_id_short: str) -> Iterator[World]:
     w = World(run_state, clients, "semantics", worker_id_short)
     hosts: list[externals.ExternalHost] = []
+    starting: list[Future[externals.ExternalHost]] = []
+    # The hosts outside the cluster start while the pods do.
+    pool = ThreadPoolExecutor(2)
     try:
-        for ns in ("x", "y", "z"):
-            w.namespace(ns, {"ns": ns})
-        w.add_pods(PODS)
         if run_state.options.target == "kind":
             image = run_state.options.probe_image or e2e_image()
-            for name in ("one", "two"):
-                h = externals.start(run_state.options.run_id, worker_id_short, name, image, PORTS)
-                hosts.append(h)
-                w.add_external(h)
+            starting = [
+                pool.submit(
+                    externals.start, run_state.options.run_id, worker_id_short, n, image, PORTS
+                )
+                for n in ("one", "two")
+            ]
+        for ns in ("x", "y", "z"):
+            w.namespace(ns, {"ns": ns})
+        w.add_pods(PODS, twin=True)
+        for f in starting:
+            hosts.append(f.result())
+            w.add_external(hosts[-1])
         yield w
     finally:
+        pool.shutdown()
+        hosts += [f.result() for f in starting if not f.exception() and f.result() not in hosts]
         externals.stop(hosts)
         w.close()
 

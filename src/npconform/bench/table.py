@@ -56,6 +56,10 @@ def markdown(r: dict[str, Any]) -> str:
                     f"the matrix, UDP waiting the timeout only ({e['tcp_timeout_s']:g} s)",
                     r["matrix"].get("engine_udp_wait_1x"),
                 ),
+                (
+                    f"the matrix, UDP waiting twice the timeout ({2 * e['tcp_timeout_s']:g} s)",
+                    r["matrix"].get("engine_udp_wait_2x"),
+                ),
                 ("its allowed cells alone (no timeouts)", r["matrix"].get("engine_allowed_only")),
             )
             if v

@@ -77,43 +77,40 @@ def pause_container(
     }
 
 
+def serve_all_command(ports: Sequence[int]) -> str:
+    """One shell serving every port of ``ports`` (one serve-hostname each, output
+    discarded: it logs every request before answering, and a slow log pipe must never delay
+    an answer)."""
+    return " & ".join(f"{serve_command(p)} >/dev/null 2>&1" for p in ports) + " & wait"
+
+
 def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
-    containers = []
+    """One container: it serves every port and is where the pod's probes run. A container
+    per server (and one for the probes) would give the kernel's CPU shares a say between
+    answering and probing, but every container is another start on a busy node: with the
+    probe program a batch is one light process, and the confirmation pass asks an allowed
+    cell that turned silent again with patient waits."""
+    ports = []
     for port in plan.ports:
         prefix = plan.port_names.get(port)
-        containers.append(
-            {
-                "name": f"serve-{port}",
-                "image": image,
-                "imagePullPolicy": "IfNotPresent",
-                # serve-hostname logs every request before answering it; with its output
-                # discarded a slow log pipe can never delay an answer.
-                "command": ["sh", "-c", f"exec {serve_command(port)} >/dev/null 2>&1"],
-                "ports": [
-                    {
-                        "name": port_name(port, "TCP", prefix),
-                        "containerPort": port,
-                        "protocol": "TCP",
-                    },
-                    {
-                        "name": port_name(port, "UDP", prefix),
-                        "containerPort": port,
-                        "protocol": "UDP",
-                    },
-                ],
-                # A larger CPU request than the probe container's: when the node is busy
-                # the kernel's CPU shares favour answering over probing.
-                "resources": {
-                    "requests": {"cpu": "25m", "memory": "16Mi"},
-                    "limits": {"cpu": "500m", "memory": "64Mi"},
-                },
-                "securityContext": restricted_security(),
-            }
-        )
-    containers.append(
-        # Probes run here, apart from the servers, so they never starve them of CPU.
-        pause_container(PROBE_CONTAINER, image, ("1m", "16Mi"), ("1", "128Mi"))
-    )
+        for proto in ("TCP", "UDP"):
+            ports.append(
+                {"name": port_name(port, proto, prefix), "containerPort": port, "protocol": proto}
+            )
+    containers = [
+        {
+            "name": PROBE_CONTAINER,
+            "image": image,
+            "imagePullPolicy": "IfNotPresent",
+            "command": ["sh", "-c", serve_all_command(plan.ports)],
+            "ports": ports,
+            "resources": {
+                "requests": {"cpu": "50m", "memory": "48Mi"},
+                "limits": {"cpu": "1", "memory": "192Mi"},
+            },
+            "securityContext": restricted_security(),
+        }
+    ]
     spec: dict[str, Any] = {
         "containers": containers,
         "terminationGracePeriodSeconds": 0,

@@ -27,6 +27,7 @@ from kubernetes import client
 
 from npconform.probe.script import (
     PROGRAM,
+    PROGRAM_UDP_WAIT_FACTOR,
     SPORT_HIGH,
     SPORT_LOW,
     UDP,
@@ -70,11 +71,13 @@ class ProbeEngine:
         timeout: float = 1.0,
         workers: int = 64,
         udp_wait_factor: float = UDP_WAIT_FACTOR,
+        program_udp_wait_factor: float = PROGRAM_UDP_WAIT_FACTOR,
         shell_factory: Callable[[Source], Shell] | None = None,
     ) -> None:
         self.api_factory = api_factory
         self.timeout = timeout
-        self.udp_wait_factor = udp_wait_factor
+        self.udp_wait_factor = udp_wait_factor  # the shell probes'
+        self.program_udp_wait_factor = program_udp_wait_factor
         self.workers = workers
         self._open_shell = shell_factory or self._pod_shell
         self._lock = threading.Lock()
@@ -109,7 +112,7 @@ class ProbeEngine:
                 time.sleep(SESSION_PAUSE * attempt)
                 continue
             try:
-                return session.run(render(), timeout * self.udp_wait_factor + 20)
+                return session.run(render(), timeout * self._longest_udp_factor + 20)
             except ProbeError as e:
                 self._drop(src, session)
                 stale = session
@@ -176,7 +179,7 @@ class ProbeEngine:
                 ["docker", "exec", src.docker, "sh", "-c", body],
                 capture_output=True,
                 text=True,
-                timeout=timeout * self.udp_wait_factor + 20,
+                timeout=timeout * self._longest_udp_factor + 20,
                 check=False,
             )
             return proc.stdout
@@ -201,6 +204,10 @@ class ProbeEngine:
             self._next_port[src] = nxt
         return out
 
+    @property
+    def _longest_udp_factor(self) -> float:
+        return max(self.udp_wait_factor, self.program_udp_wait_factor)
+
     def uses_program(self, src: Source) -> bool:
         """Whether the source's batches run in the probe program (known once its tools
         were checked)."""
@@ -212,12 +219,19 @@ class ProbeEngine:
         the probe program and how many in the shell script (nc, dig)."""
         with self._lock:
             program = sum(1 for s in sources if s in self._program)
-        return {
+        shell = len(sources) - program
+        got: dict[str, Any] = {
             "tcp_wait_s": self.timeout,
-            "udp_wait_s": round(self.timeout * self.udp_wait_factor, 3),
+            "udp_wait_s": round(
+                self.timeout * (self.program_udp_wait_factor if program else self.udp_wait_factor),
+                3,
+            ),
             "sources_program": program,
-            "sources_shell": len(sources) - program,
+            "sources_shell": shell,
         }
+        if program and shell:
+            got["udp_wait_s_shell"] = round(self.timeout * self.udp_wait_factor, 3)
+        return got
 
     def run_batch(self, src: Source, probes: Sequence[Probe], patience: float = 1.0) -> BatchResult:
         """The source's probes, in one batch; waits ``patience`` times the engine's."""
@@ -232,7 +246,7 @@ class ProbeEngine:
             sent[:] = self._with_source_ports(src, probes)
             program = self.uses_program(src)
             if program:
-                return program_command(sent, timeout, self.udp_wait_factor)
+                return program_command(sent, timeout, self.program_udp_wait_factor)
             return batch_script(sent, timeout, self.udp_wait_factor, str(next(self._batches)))
 
         out = (
@@ -295,6 +309,6 @@ class ProbeEngine:
 
     def repro(self, src: Source, p: Probe) -> str:
         if self.uses_program(src):
-            return src.repro(program_command([p], self.timeout, self.udp_wait_factor))
+            return src.repro(program_command([p], self.timeout, self.program_udp_wait_factor))
         cmd = probe_command(p, self.timeout, udp_wait_factor=self.udp_wait_factor)
         return src.repro(f"{cmd}; echo exit=$?")

@@ -97,7 +97,10 @@ class BatchResult:
 
 PAYLOAD = "npconform"  # the datagram a UDP probe sends
 UDP_RESEND = 0.3  # seconds between a UDP probe's two datagrams
-UDP_WAIT_FACTOR = 2
+UDP_WAIT_FACTOR = 2  # the shell probes' UDP wait, in timeouts (nc sends two datagrams)
+#: The probe program's UDP wait, in timeouts: it sends a datagram every PROGRAM_RESEND
+#: until one is answered, so a lost datagram costs no more than a lost SYN does.
+PROGRAM_UDP_WAIT_FACTOR = 1.0
 #: A UDP probe that ends this long before its wait, with no answer and no error message,
 #: ended on a read error: the ICMP port unreachable of a closed port or a rejecting CNI.
 _UDP_EARLY = 0.5
@@ -162,7 +165,7 @@ def _secs(x: float) -> str:
 
 
 def program_command(
-    probes: Sequence[Probe], timeout: float, udp_wait_factor: float = UDP_WAIT_FACTOR
+    probes: Sequence[Probe], timeout: float, udp_wait_factor: float = PROGRAM_UDP_WAIT_FACTOR
 ) -> str:
     """The probe program's command line for a batch: TCP connects and DNS queries wait
     ``timeout`` seconds, UDP probes ``timeout * udp_wait_factor``, as given (no rounding

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from npconform import NAME
 from npconform.airgap.registry import NETWORK
-from npconform.cluster.workload import serve_command
+from npconform.cluster.workload import serve_all_command
 from npconform.proc import CommandError, run
 
 LABEL = f"{NAME}.io/run"
@@ -44,14 +44,13 @@ class ExternalHost:
 def start(run_id: str, owner: str, name: str, image: str, ports: tuple[int, ...]) -> ExternalHost:
     """Start host ``name`` for ``owner`` (an xdist worker: each has its own hosts)."""
     container = f"{NAME}-{run_id}-{owner}-ext-{name}"
-    serve = " & ".join(f"{serve_command(p)} >/dev/null 2>&1" for p in ports)
     subprocess.run(["docker", "rm", "-f", container], capture_output=True, check=False)
     try:
         run(
             [
                 "docker", "run", "-d", "--name", container, "--network", NETWORK,
                 "--cap-add", "NET_ADMIN", "--label", f"{LABEL}={run_id}",
-                "--entrypoint", "sh", image, "-c", f"{serve} & wait",
+                "--entrypoint", "sh", image, "-c", serve_all_command(ports),
             ]
         )  # fmt: skip
         ip = run(

@@ -68,9 +68,11 @@ class World(ScenarioObjects):
 
     # -- the twin --------------------------------------------------------------------------
 
-    def _ensure_twin(self) -> None:
+    def _twin_def(self) -> PodDef | None:
+        """The twin's namespace and its policy, and the pod still to create (None when
+        the twin exists)."""
         if TWIN in self.pods:
-            return
+            return None
         self.namespace(TWIN_NS, {ROLE_LABEL: "twin"}, exempt=False)
         # Selects the twin (so a require-networkpolicy constraint admits it) and lets it
         # send anywhere: what it reaches is decided by the targets alone.
@@ -79,7 +81,18 @@ class World(ScenarioObjects):
                 TWIN_NS, TWIN_POLICY, {"podSelector": {}, "policyTypes": ["Egress"], "egress": [{}]}
             )
         )
-        self.add_pods([PodDef(TWIN_NS, "probe", {ROLE_LABEL: "twin"})])
+        return PodDef(TWIN_NS, "probe", {ROLE_LABEL: "twin"})
+
+    def _ensure_twin(self) -> None:
+        twin = self._twin_def()
+        if twin is not None:
+            self.add_pods([twin])
+
+    def add_pods(self, pods: Iterable[PodDef], wait: bool = True, *, twin: bool = False) -> None:
+        """As :meth:`ScenarioObjects.add_pods`; ``twin=True`` creates the twin with them
+        (a world whose steps will need it: one wait for every pod instead of two)."""
+        extra = self._twin_def() if twin else None
+        super().add_pods([*pods, *([extra] if extra else [])], wait)
 
     def _reconcile_twin_policies(self, targets: Iterable[str]) -> None:
         """In each namespace, a policy letting the twin into exactly those of ``targets``
