@@ -33,7 +33,7 @@ def fake(monkeypatch: pytest.MonkeyPatch) -> Any:
         monkeypatch.setattr(adm, "create", create)
         pod_names = [f"wh-{i}" for i in range(pods)]
         monkeypatch.setattr(adm.gkinstall, "webhook_pods", lambda c: pod_names)
-        monkeypatch.setattr(adm.time, "sleep", lambda s: None)
+        monkeypatch.setattr(adm.time, "sleep", lambda s: calls.setdefault("sleeps", []).append(s))
         return calls
 
     return setup
@@ -59,3 +59,10 @@ def test_bounded_the_real_create_is_the_verdict(fake: Any) -> None:
     result = adm.wait_refused(None, BODY, timeout=0.05)  # type: ignore[arg-type]
     assert calls["real"] == 1
     assert result is not None
+
+
+def test_only_an_unwanted_answer_pauses_the_run(fake: Any) -> None:
+    calls = fake([False, False] + [True] * 30, pods=3)
+    adm.create_after_sync(None, BODY)  # type: ignore[arg-type]
+    assert calls["dry"] == 2 + 12
+    assert calls["sleeps"] == [0.25, 0.25]

@@ -130,3 +130,15 @@ def test_probe_pods_meet_the_restricted_pod_security_standard() -> None:
         assert sc["capabilities"]["drop"] == ["ALL"]
         assert c["resources"]["requests"] and c["resources"]["limits"]
         assert ":" in c["image"] and not c["image"].endswith(":latest")
+
+
+def test_a_wait_asks_again_at_least_once_per_interval(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time as _time
+
+    from npconform.cluster import kube
+
+    slept: list[float] = []
+    monkeypatch.setattr(_time, "sleep", slept.append)
+    answers = iter([None] * 6 + ["done"])
+    assert kube.wait_until("it", lambda: next(answers), timeout=60, interval=2) == "done"
+    assert slept and max(slept) <= 2 and slept[0] == 1

@@ -11,12 +11,12 @@ from suites.traffic import scenarios
 
 from npconform.cluster.client import Clients
 from npconform.cluster.options import RunOptions
-from npconform.model.expect import NOTHING, blocked_except
+from npconform.model.expect import EVERYTHING, NOTHING, Expect, blocked_except
 from npconform.model.matrix import Cell
 from npconform.platform.capabilities import Capabilities
 from npconform.platform.target import RunState
 from npconform.scenario.objects import PodDef, change_labels
-from npconform.scenario.play import expected
+from npconform.scenario.play import expected, play
 from npconform.scenario.spec import Namespace, Scenario, SpecError, Step
 from npconform.scenario.world import World
 
@@ -105,3 +105,33 @@ def test_a_scenario_that_cannot_run_is_refused_before_anything_is_created(
 ) -> None:
     with pytest.raises(SpecError, match=re.escape(error)):
         one_pod(**step).check()
+
+
+class _Recording:
+    """Just enough of a World for ``play``: it records the pods it is asked to create
+    and the steps it is asked to check."""
+
+    def __init__(self) -> None:
+        self.twin: list[bool] = []
+        self.steps: list[str] = []
+
+    def namespace(self, *a: object, **k: object) -> None:
+        pass
+
+    def apply(self, *a: object) -> None:
+        pass
+
+    def add_pods(self, pods: object, wait: bool = True, *, twin: bool = False) -> None:
+        self.twin.append(twin)
+
+    def expect(self, name: str, m: object) -> None:
+        self.steps.append(name)
+
+
+@pytest.mark.parametrize(("expect", "twin"), [(EVERYTHING, False), (NOTHING, True)])
+def test_the_twin_is_created_with_the_pods_only_when_a_step_expects_a_block(
+    expect: Expect, twin: bool
+) -> None:
+    w = _Recording()
+    play(w, one_pod(expect={"8080/TCP": expect}))  # type: ignore[arg-type]
+    assert w.twin == [twin] and w.steps == ["s"]

@@ -56,10 +56,12 @@ def wait_until(
     diagnose: Callable[[], str] | None = None,
     interval: float = 1.0,
 ) -> T:
-    """Call ``probe`` until it returns something truthy; bounded; API errors are retried."""
+    """Call ``probe`` until it returns something truthy; bounded; API errors are retried.
+    Asked again after ``interval / 2``, then every ``interval``: what it waits for is seen
+    at most one interval late."""
     retrying = Retrying(
         stop=stop_after_delay(timeout),
-        wait=wait_exponential(multiplier=interval / 2, min=interval / 2, max=interval * 3),
+        wait=wait_exponential(multiplier=interval / 2, min=interval / 2, max=interval),
         retry=retry_if_result(lambda r: not r)
         | retry_if_exception_type((ApiException, urllib3.exceptions.HTTPError, OSError)),
     )

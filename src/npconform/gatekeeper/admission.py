@@ -207,8 +207,10 @@ def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: 
         last = create(clients, body, dry_run=True)
         observed = last.observed == "admitted"
         run = run + 1 if observed == admitted else 0
-        if run < needed:
-            time.sleep(0.1 if run else 0.25)
+        if not run:
+            # not there yet: give the inventory a moment; a run of wanted answers goes on
+            # at once (waiting would not spread the requests over the pods any better)
+            time.sleep(0.25)
     return Settled(run >= needed, needed, last)
 
 

@@ -68,8 +68,15 @@ def play(world: World, scenario: Scenario) -> Played:
         world.namespace(ns.name, ns.labels, exempt=ns.exempt)
     if scenario.policies:
         world.apply(*scenario.policies)
-    world.add_pods(scenario.pods)
     ids = [p.id for p in scenario.pods]
+    # A step that expects a cell blocked may need the twin: create it with the pods (one
+    # wait for all of them); a step probes the twin only where it needs it.
+    blocks = any(
+        not allowed
+        for step in scenario.steps
+        for allowed in expected(step, ids, {i: i for i in ids}).cells.values()
+    )
+    world.add_pods(scenario.pods, twin=blocks)
     played = Played(scenario, current={i: i for i in ids})
     for step in scenario.steps:
         act(world, step, played)
