@@ -9,7 +9,7 @@ import pytest
 
 from npconform.cluster import kind
 from npconform.cluster.options import RunOptions, UsageError
-from npconform.cluster.workload import PodPlan, pod_manifest
+from npconform.cluster.workload import PodPlan, pod_manifest, serve_all_command
 from npconform.gatekeeper import admission as adm
 from npconform.platform.capabilities import Capabilities, exemption_label
 
@@ -142,3 +142,45 @@ def test_a_wait_asks_again_at_least_once_per_interval(monkeypatch: pytest.Monkey
     answers = iter([None] * 6 + ["done"])
     assert kube.wait_until("it", lambda: next(answers), timeout=60, interval=2) == "done"
     assert slept and max(slept) <= 2 and slept[0] == 1
+
+
+def test_a_probe_pod_is_one_container_serving_every_port() -> None:
+    plan = PodPlan("ns", "p", {"a": "b"}, (8080, 8081), {8081: "web"})
+    pod = pod_manifest(plan, "registry.k8s.io/e2e-test-images/agnhost:2.66.1", "run")
+    (c,) = pod["spec"]["containers"]
+    assert c["name"] == "probe"
+    names = [p["name"] for p in c["ports"]]
+    assert names == ["serve-8080-tcp", "serve-8080-udp", "web-8081-tcp", "web-8081-udp"]
+    assert [(p["containerPort"], p["protocol"]) for p in c["ports"]] == [
+        (8080, "TCP"),
+        (8080, "UDP"),
+        (8081, "TCP"),
+        (8081, "UDP"),
+    ]
+    for port in plan.ports:
+        assert f"--port={port} " in c["command"][2]
+    # what the shell runs once Kubernetes has read "$$" as "$"
+    assert c["command"][2].replace("$$", "$") == serve_all_command(plan.ports)
+    assert "kill $$$$)" in c["command"][2]  # the shell's own PID, "$$"
+
+
+def test_the_serving_shell_ends_when_any_server_ends() -> None:
+    import contextlib
+    import os
+    import signal
+    import subprocess
+    import time
+
+    from npconform.cluster.workload import serve_all_command
+
+    cmd = serve_all_command([1, 2], lambda p: "sleep 0.3" if p == 1 else "sleep 30")
+    t0 = time.monotonic()
+    proc = subprocess.Popen(["sh", "-c", cmd], start_new_session=True)
+    try:
+        assert proc.wait(timeout=10) == 1
+        assert time.monotonic() - t0 < 5, "the shell waited for the other server"
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)  # the other server, left behind
+    with pytest.raises(ValueError, match="at least one port"):
+        serve_all_command([])

@@ -11,11 +11,11 @@ from suites.traffic import scenarios
 
 from npconform.cluster.client import Clients
 from npconform.cluster.options import RunOptions
-from npconform.model.expect import EVERYTHING, NOTHING, Expect, blocked_except
+from npconform.model.expect import EVERYTHING, NOTHING, Expect, allowed_except, blocked_except
 from npconform.model.matrix import Cell
 from npconform.platform.capabilities import Capabilities
 from npconform.platform.target import RunState
-from npconform.scenario.objects import PodDef, change_labels
+from npconform.scenario.objects import ROLE_LABEL, TWIN, TWIN_NS, PodDef, change_labels
 from npconform.scenario.play import expected, play
 from npconform.scenario.spec import Namespace, Scenario, SpecError, Step
 from npconform.scenario.world import World
@@ -128,10 +128,46 @@ class _Recording:
         self.steps.append(name)
 
 
-@pytest.mark.parametrize(("expect", "twin"), [(EVERYTHING, False), (NOTHING, True)])
-def test_the_twin_is_created_with_the_pods_only_when_a_step_expects_a_block(
+@pytest.mark.parametrize(
+    ("expect", "twin"),
+    [
+        (EVERYTHING, False),
+        (NOTHING, True),  # nothing answers x/a nor x/b: only the twin can
+        (allowed_except("x/a -> x/c"), False),  # x/b answers for x/c
+        (allowed_except("x/a -> x/c", "x/b -> x/c"), True),
+    ],
+)
+def test_the_twin_is_created_with_the_pods_when_a_blocked_port_answers_no_one(
     expect: Expect, twin: bool
 ) -> None:
     w = _Recording()
-    play(w, one_pod(expect={"8080/TCP": expect}))  # type: ignore[arg-type]
+    sc = Scenario(
+        "sc",
+        [Namespace("x")],
+        [PodDef("x", n) for n in "abc"],
+        [Step("s", {"8080/TCP": expect})],
+    )
+    play(w, sc)  # type: ignore[arg-type]
     assert w.twin == [twin] and w.steps == ["s"]
+
+
+def test_generated_cases_never_put_a_policy_in_the_twin_namespace() -> None:
+    from suites.traffic import test_generated as gen
+
+    state = RunState(
+        RunOptions(run_id="abc123", seed=1, generated_cases=50),
+        Path("/nonexistent"),
+        Capabilities(),
+    )
+    w = World(state, Clients(Path("/nonexistent")), "generated", "gw0")
+    for ns, labels in gen.TEAMS.items():
+        w.ns_labels[ns] = dict(labels)
+        w.ns_exempt[ns] = False
+    for ns in gen.TEAMS:
+        for j, p in enumerate("abc"):
+            w.pods[f"{ns}/{p}"] = PodDef(ns, p, gen.pod_labels(j, p))
+    w.ns_labels[TWIN_NS] = {ROLE_LABEL: "twin"}
+    w.ns_exempt[TWIN_NS] = False
+    w.pods[TWIN] = PodDef(TWIN_NS, "probe", {ROLE_LABEL: "twin"})
+    policies = [p for case in gen.cases(state, w) for p in case.policies]
+    assert policies and {p["metadata"]["namespace"] for p in policies} <= set(gen.TEAMS)

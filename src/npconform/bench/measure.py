@@ -144,16 +144,16 @@ def cost_curve(state: RunState, sizes: tuple[int, ...] = (3, 6, 12)) -> list[dic
 def time_engine(
     w: World, m: Matrix, rounds: int = 5, udp_wait_factor: float | None = None
 ) -> dict[str, Any]:
-    """Median wall time of evaluating every cell of ``m`` in one engine pass (the probe
-    program's UDP wait ``udp_wait_factor`` timeouts, if given). An allowed
+    """Median wall time of evaluating every cell of ``m`` in one engine pass (UDP waiting
+    ``udp_wait_factor`` timeouts, if given; the wait reported is the one that ran). An allowed
     cell that reads as blocked is asked again with patient waits, as a confirmation pass
     does; the round's time includes that, and the cells it rescued are counted."""
     probes = w.probes_for(m)
     allowed = [c for c, v in m.items() if v]
     late = 0
-    default_factor = w.engine.program_udp_wait_factor
+    defaults = (w.engine.program_udp_wait_factor, w.engine.udp_wait_factor)
     if udp_wait_factor is not None:
-        w.engine.program_udp_wait_factor = udp_wait_factor
+        w.engine.program_udp_wait_factor = w.engine.udp_wait_factor = udp_wait_factor
     times = []
     try:
         for _ in range(rounds):
@@ -169,8 +169,8 @@ def time_engine(
                 for c in wrong[:5]
             )
     finally:
-        factor = w.engine.program_udp_wait_factor
-        w.engine.program_udp_wait_factor = default_factor
+        how = w.engine.runs({src for src, _ in probes.values()})
+        w.engine.program_udp_wait_factor, w.engine.udp_wait_factor = defaults
     med = statistics.median(times)
     return {
         "probes": len(m),
@@ -179,7 +179,7 @@ def time_engine(
         "seconds_min": round(min(times), 2),
         "seconds_max": round(max(times), 2),
         "probes_per_second": round(len(m) / med, 1),
-        "udp_wait_s": factor * w.engine.timeout,
+        "udp_wait_s": how["udp_wait_s"],
         "tcp_timeout_s": w.engine.timeout,
         "late_answers": late,
     }

@@ -52,13 +52,13 @@ def markdown(r: dict[str, Any]) -> str:
         *[
             f"| {label} | {v['probes']} | {v['seconds_median']} (min {v['seconds_min']}) |"
             for label, v in (
-                (
-                    f"the matrix, UDP waiting the timeout only ({e['tcp_timeout_s']:g} s)",
-                    r["matrix"].get("engine_udp_wait_1x"),
-                ),
-                (
-                    f"the matrix, UDP waiting twice the timeout ({2 * e['tcp_timeout_s']:g} s)",
-                    r["matrix"].get("engine_udp_wait_2x"),
+                *(
+                    (f"the matrix, UDP waiting {v['udp_wait_s']:g} s ({n} the timeout)", v)
+                    for n, v in (
+                        ("once", r["matrix"].get("engine_udp_wait_1x")),
+                        ("twice", r["matrix"].get("engine_udp_wait_2x")),
+                    )
+                    if v
                 ),
                 ("its allowed cells alone (no timeouts)", r["matrix"].get("engine_allowed_only")),
             )

@@ -8,7 +8,7 @@ Security Standard, have requests and limits, and use a pinned image tag.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,19 +77,24 @@ def pause_container(
     }
 
 
-def serve_all_command(ports: Sequence[int]) -> str:
-    """One shell serving every port of ``ports`` (one serve-hostname each, output
-    discarded: it logs every request before answering, and a slow log pipe must never delay
-    an answer)."""
-    return " & ".join(f"{serve_command(p)} >/dev/null 2>&1" for p in ports) + " & wait"
+def serve_all_command(ports: Sequence[int], serve: Callable[[int], str] = serve_command) -> str:
+    """One shell serving every port of ``ports``, one server each, with its output discarded
+    (serve-hostname logs every request before answering it, and a slow log pipe must never
+    delay an answer). When any server ends, the shell ends with status 1: the container
+    restarts (its restart count says so) instead of serving one port less in silence."""
+    if not ports:
+        raise ValueError("a probe pod serves at least one port")
+    each = " ".join(f"({serve(p)} >/dev/null 2>&1; kill $$) &" for p in ports)
+    return f"trap 'exit 1' TERM; {each} wait"
 
 
 def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
-    """One container: it serves every port and is where the pod's probes run. A container
-    per server (and one for the probes) would give the kernel's CPU shares a say between
-    answering and probing, but every container is another start on a busy node: with the
-    probe program a batch is one light process, and the confirmation pass asks an allowed
-    cell that turned silent again with patient waits."""
+    """One container: it serves every port and is where the pod's probes run, so servers
+    and probes share one CPU and memory allowance (the sum of what a container per server
+    and one for the probes had). Separate containers would give the kernel's CPU shares a
+    say between answering and probing, but every container is another start on a busy
+    node; with the probe program a batch is one light process, and the confirmation pass
+    asks an allowed cell that turned silent again with patient waits."""
     ports = []
     for port in plan.ports:
         prefix = plan.port_names.get(port)
@@ -102,11 +107,12 @@ def pod_manifest(plan: PodPlan, image: str, run_id: str) -> dict[str, Any]:
             "name": PROBE_CONTAINER,
             "image": image,
             "imagePullPolicy": "IfNotPresent",
-            "command": ["sh", "-c", serve_all_command(plan.ports)],
+            # Kubernetes expands $(VAR) in a command and reads "$$" as "$"
+            "command": ["sh", "-c", serve_all_command(plan.ports).replace("$", "$$")],
             "ports": ports,
             "resources": {
                 "requests": {"cpu": "50m", "memory": "48Mi"},
-                "limits": {"cpu": "1", "memory": "192Mi"},
+                "limits": {"cpu": "2", "memory": "256Mi"},
             },
             "securityContext": restricted_security(),
         }

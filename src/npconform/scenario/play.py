@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from npconform.model import pairing
 from npconform.model.matrix import Cell, Matrix
 from npconform.scenario.spec import Scenario, SpecError, Step, select
 from npconform.scenario.step import StepResult
@@ -69,14 +70,12 @@ def play(world: World, scenario: Scenario) -> Played:
     if scenario.policies:
         world.apply(*scenario.policies)
     ids = [p.id for p in scenario.pods]
-    # A step that expects a cell blocked may need the twin: create it with the pods (one
-    # wait for all of them); a step probes the twin only where it needs it.
-    blocks = any(
-        not allowed
-        for step in scenario.steps
-        for allowed in expected(step, ids, {i: i for i in ids}).cells.values()
+    # A step with a target port expected blocked and answering no one needs the twin:
+    # create it with the pods (one wait for all of them).
+    needs_twin = any(
+        pairing.unpaired(expected(step, ids, {i: i for i in ids})) for step in scenario.steps
     )
-    world.add_pods(scenario.pods, twin=blocks)
+    world.add_pods(scenario.pods, twin=needs_twin)
     played = Played(scenario, current={i: i for i in ids})
     for step in scenario.steps:
         act(world, step, played)
