@@ -66,3 +66,36 @@ def test_only_an_unwanted_answer_pauses_the_run(fake: Any) -> None:
     adm.create_after_sync(None, BODY)  # type: ignore[arg-type]
     assert calls["dry"] == 2 + 12
     assert calls["sleeps"] == [0.25, 0.25]
+
+
+def test_a_webhook_call_that_fails_while_settling_is_no_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    unanswered = ApiException(status=500, reason="Internal Server Error")
+    unanswered.body = (
+        '{"message":"Internal error occurred: failed calling webhook '
+        '\\"validation.gatekeeper.sh\\": context deadline exceeded"}'
+    )
+    seq: list[Any] = [True, unanswered, *[True] * 12]
+    calls = {"dry": 0, "real": 0}
+
+    def create(clients: Any, body: Any, dry_run: bool = False) -> adm.Admission:
+        calls["dry" if dry_run else "real"] += 1
+        got = seq.pop(0) if dry_run else True
+        if isinstance(got, Exception):
+            raise got
+        return adm.Admission("Pod", "n", "p", got)
+
+    monkeypatch.setattr(adm, "create", create)
+    monkeypatch.setattr(adm.gkinstall, "webhook_pods", lambda c: ["a", "b", "c"])
+    monkeypatch.setattr(adm.time, "sleep", lambda s: None)
+    assert adm.create_after_sync(None, BODY).admitted  # type: ignore[arg-type]
+    assert calls == {"dry": 14, "real": 1}  # the run started again after the failed call
+
+    other = ApiException(status=500, reason="Internal Server Error")
+    other.body = '{"message":"etcdserver: request timed out"}'
+    seq[:] = [other]
+    with pytest.raises(ApiException):
+        adm.create_after_sync(None, BODY)  # type: ignore[arg-type]

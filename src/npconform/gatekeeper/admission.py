@@ -188,6 +188,12 @@ class Settled:
     last: Admission | None
 
 
+def webhook_unanswered(e: ApiException) -> bool:
+    """Whether the API server failed to call the admission webhook (no answer in time, or
+    none at all), as opposed to the webhook answering."""
+    return e.status == 500 and "failed calling webhook" in str(e.body or "")
+
+
 def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: float) -> Settled:
     """Observe, through dry-run creates (which the webhook sees like real ones), until the
     webhook has answered ``admitted`` (cleanly) or not, several times in a row. Each
@@ -204,7 +210,17 @@ def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: 
     run = 0
     last: Admission | None = None
     while time.monotonic() < deadline and run < needed:
-        last = create(clients, body, dry_run=True)
+        try:
+            last = create(clients, body, dry_run=True)
+        except ApiException as e:
+            if not webhook_unanswered(e):
+                raise
+            # The API server got no answer from the webhook in time (a busy node): while
+            # settling that is no answer, not a verdict; the run starts again, and the
+            # caller's real create is still the verdict.
+            run = 0
+            time.sleep(0.25)
+            continue
         observed = last.observed == "admitted"
         run = run + 1 if observed == admitted else 0
         if not run:
