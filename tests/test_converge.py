@@ -187,3 +187,65 @@ def test_a_blocked_cell_that_connects_in_confirmation_flaps_without_a_second_cha
     out = converge(leak, probes, want)  # type: ignore[arg-type]
     assert out.flapping == [A] and not out.ok
     assert leak.patience == []
+
+
+def _starving(starved_rounds: int) -> Any:
+    from npconform.model.matrix import ERROR
+    from npconform.probe.script import STARVED
+
+    class Starving(FakeEngine):
+        """The program wakes late for A in the first ``starved_rounds`` batches."""
+
+        def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
+            n = len(self.asked)
+            self.asked.append({p.cell for ps in plan.values() for p in ps})
+            late = Observation(ERROR, f"{STARVED} (0.29s, 0.30s, 0.41s past its wait): ...")
+            return [
+                BatchResult(
+                    s,
+                    {
+                        p.cell: late
+                        if p.cell == A and n < starved_rounds
+                        else Observation(TIMEOUT if p.cell == A else CONNECTED)
+                        for p in ps
+                    },
+                )
+                for s, ps in plan.items()
+            ]
+
+        def repro(self, src: Source, p: Probe) -> str:
+            return "kubectl exec ..."
+
+    return Starving([{}])
+
+
+def test_a_probe_starved_of_cpu_is_asked_again_alone() -> None:
+    eng = _starving(2)
+    _, probes, want = setup([{}])
+    out = converge(eng, probes, want)
+    assert out.ok and out.observed[A] == TIMEOUT
+    # the first round, then A alone twice, then the confirmation
+    assert eng.asked[:3] == [{A, B}, {A}, {A}]
+
+
+def test_a_probe_starved_in_every_attempt_is_an_error_not_a_verdict() -> None:
+    import pytest
+
+    from npconform.probe.converge import STARVED_RETRIES
+    from npconform.probe.script import ProbeError
+
+    eng = _starving(99)
+    _, probes, want = setup([{}])
+    with pytest.raises(ProbeError, match=r"timed out late.*asked 3 times"):
+        converge(eng, probes, want)
+    assert len(eng.asked) == 1 + STARVED_RETRIES
+
+
+def test_the_program_says_starved_as_the_engine_reads_it() -> None:
+    from pathlib import Path
+
+    import npconform.airgap
+    from npconform.probe.script import STARVED
+
+    src = Path(npconform.airgap.__file__).parent / "files" / "npcprobe.go"
+    assert f'"{STARVED} (%s past its wait)' in src.read_text()

@@ -9,7 +9,8 @@ answer was late. The other direction (blocked, then connected) is never excused:
 connection is never an artefact of waiting.
 
 A probe that errs (its tool is missing, its output is not understood) stops the step at
-once with :class:`~npconform.probe.script.ProbeError`: an error is never a verdict."""
+once with :class:`~npconform.probe.script.ProbeError`: an error is never a verdict. Only a
+probe whose every attempt woke late (no reading at all) is first asked again."""
 
 from __future__ import annotations
 
@@ -59,22 +60,36 @@ def _plan(
 PATIENCE = 4.0
 
 
+#: How often probes whose every attempt woke late (the program was starved of CPU: no
+#: reading) are asked again, in a batch of their own, before they are an error.
+STARVED_RETRIES = 2
+
+
 def observe(
     engine: ProbeEngine,
     probes: Mapping[Cell, tuple[Source, Probe]],
     cells: Sequence[Cell],
     patience: float = 1.0,
 ) -> dict[Cell, Observation]:
-    """One round: every cell's observation, the waits ``patience`` times the engine's. A
-    probe error raises ProbeError naming the cells, the sources' repro commands and what
-    the probe said."""
+    """One round: every cell's observation, the waits ``patience`` times the engine's.
+    Probes that got no reading because their process was starved of CPU are asked again
+    (:data:`STARVED_RETRIES` times). A probe error raises ProbeError naming the cells, the
+    sources' repro commands and what the probe said."""
     got: dict[Cell, Observation] = {}
-    plan = _plan(cells, probes)
-    for batch in engine.run(plan) if patience == 1.0 else engine.run(plan, patience):
-        got.update(batch.observations)
+    todo = list(cells)
+    for _ in range(1 + STARVED_RETRIES):
+        plan = _plan(todo, probes)
+        for batch in engine.run(plan) if patience == 1.0 else engine.run(plan, patience):
+            got.update(batch.observations)
+        todo = [c for c in todo if c in got and got[c].starved]
+        if not todo:
+            break
     errors = [(c, o) for c, o in got.items() if o.outcome == ERROR]
     if errors:
-        lines = [f"{c}: {o.detail}" for c, o in errors[:5]]
+        lines = [
+            f"{c}: {o.detail}" + (f" (asked {1 + STARVED_RETRIES} times)" if o.starved else "")
+            for c, o in errors[:5]
+        ]
         c0 = errors[0][0]
         src, p = probes[c0]
         raise ProbeError(

@@ -84,6 +84,11 @@ class Observation:
     detail: str = ""
 
     @property
+    def starved(self) -> bool:
+        """An error because every attempt of the probe program woke late: no reading."""
+        return self.outcome == "error" and self.detail.startswith(STARVED)
+
+    @property
     def allowed(self) -> bool:
         return self.outcome == CONNECTED
 
@@ -97,6 +102,9 @@ class BatchResult:
 
 PAYLOAD = "npconform"  # the datagram a UDP probe sends
 UDP_RESEND = 0.3  # seconds between a UDP probe's two datagrams
+#: How the probe program's error begins when every attempt of a probe timed out late
+#: (its process was starved of CPU, so the timeout is no reading).
+STARVED = "every attempt timed out late"
 UDP_WAIT_FACTOR = 2  # the shell probes' UDP wait, in timeouts (nc sends two datagrams)
 #: The probe program's UDP wait, in timeouts: it sends a datagram every PROGRAM_RESEND
 #: until one is answered, so a lost datagram costs no more than a lost SYN does.
