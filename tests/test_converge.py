@@ -189,24 +189,31 @@ def test_a_blocked_cell_that_connects_in_confirmation_flaps_without_a_second_cha
     assert leak.patience == []
 
 
-def _starving(starved_rounds: int) -> Any:
+def _starving(starved_rounds: int, b_error: str = "") -> Any:
     from npconform.model.matrix import ERROR
     from npconform.probe.script import STARVED
 
     class Starving(FakeEngine):
-        """The program wakes late for A in the first ``starved_rounds`` batches."""
+        """The program wakes late for A in the first ``starved_rounds`` batches; B
+        answers, or errs with ``b_error``. Records each batch's patience."""
 
-        def run(self, plan: Mapping[Source, Sequence[Probe]]) -> list[BatchResult]:
+        patience: list[float] = []
+
+        def run(
+            self, plan: Mapping[Source, Sequence[Probe]], patience: float = 1.0
+        ) -> list[BatchResult]:
             n = len(self.asked)
             self.asked.append({p.cell for ps in plan.values() for p in ps})
+            self.patience = [*self.patience, patience]
             late = Observation(ERROR, f"{STARVED} (0.29s, 0.30s, 0.41s past its wait): ...")
+            b = Observation(ERROR, b_error) if b_error else Observation(CONNECTED)
             return [
                 BatchResult(
                     s,
                     {
-                        p.cell: late
-                        if p.cell == A and n < starved_rounds
-                        else Observation(TIMEOUT if p.cell == A else CONNECTED)
+                        p.cell: (late if n < starved_rounds else Observation(TIMEOUT))
+                        if p.cell == A
+                        else b
                         for p in ps
                     },
                 )
@@ -228,6 +235,17 @@ def test_a_probe_starved_of_cpu_is_asked_again_alone() -> None:
     assert eng.asked[:3] == [{A, B}, {A}, {A}]
 
 
+def test_a_reading_after_starved_attempts_says_so() -> None:
+    from npconform.probe.converge import observe
+
+    eng = _starving(2)
+    _, probes, _ = setup([{}])
+    got = observe(eng, probes, [A, B])  # type: ignore[arg-type]
+    assert got[A].outcome == TIMEOUT
+    assert got[A].detail == "asked 3 times: the first 2 woke late (starved of CPU)"
+    assert got[B].detail == ""
+
+
 def test_a_probe_starved_in_every_attempt_is_an_error_not_a_verdict() -> None:
     import pytest
 
@@ -239,6 +257,28 @@ def test_a_probe_starved_in_every_attempt_is_an_error_not_a_verdict() -> None:
     with pytest.raises(ProbeError, match=r"timed out late.*asked 3 times"):
         converge(eng, probes, want)
     assert len(eng.asked) == 1 + STARVED_RETRIES
+
+
+def test_any_other_error_stops_the_round_at_once_even_beside_a_starved_probe() -> None:
+    import pytest
+
+    from npconform.probe.script import ProbeError
+
+    eng = _starving(99, b_error="probe tool missing: nc")
+    _, probes, want = setup([{}])
+    with pytest.raises(ProbeError, match=r"(?s)1 probe\(s\).*x/b -> x/a.*tool missing") as e:
+        converge(eng, probes, want)
+    assert "timed out late" not in str(e.value)
+    assert len(eng.asked) == 1
+
+
+def test_starved_probes_are_asked_again_with_the_rounds_patience() -> None:
+    from npconform.probe.converge import observe
+
+    eng = _starving(1)
+    _, probes, _ = setup([{}])
+    got = observe(eng, probes, [A, B], patience=4.0)  # type: ignore[arg-type]
+    assert got[A].outcome == TIMEOUT and eng.patience == [4.0, 4.0]
 
 
 def test_the_program_says_starved_as_the_engine_reads_it() -> None:

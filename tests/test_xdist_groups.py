@@ -26,6 +26,7 @@ def test_case(i):
 def test_loadgroup_keeps_each_group_on_one_worker(tmp_path: Path) -> None:
     for group in ("one", "two"):
         (tmp_path / f"test_{group}.py").write_text(MODULE.format(group=group))
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")  # no ini or conftest from above
     where = tmp_path / "where"
     where.mkdir()
     run = subprocess.run(
@@ -60,6 +61,8 @@ def test_loadgroup_keeps_each_group_on_one_worker(tmp_path: Path) -> None:
     workers: dict[str, set[str]] = {}
     for f in where.iterdir():
         workers.setdefault(f.name.split("-")[0], set()).add(f.read_text())
+    assert len(list(where.iterdir())) == 12, run.stdout
+    assert set().union(*workers.values()) == {"gw0", "gw1"}, f"one worker ran both: {workers}"
     assert {g: len(ws) for g, ws in workers.items()} == {"one": 1, "two": 1}, (
         f"an xdist group ran on more than one worker: {workers}"
     )

@@ -18,7 +18,7 @@ import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 from npconform.model.matrix import CONNECTED, DROP, ERROR, Cell, Matrix, Readings, reads_as
 from npconform.probe.engine import ProbeEngine
@@ -65,6 +65,23 @@ PATIENCE = 4.0
 STARVED_RETRIES = 2
 
 
+def _raise_errors(
+    engine: ProbeEngine,
+    probes: Mapping[Cell, tuple[Source, Probe]],
+    errors: list[tuple[Cell, Observation]],
+) -> NoReturn:
+    lines = [
+        f"{c}: {o.detail}" + (f" (asked {1 + STARVED_RETRIES} times)" if o.starved else "")
+        for c, o in errors[:5]
+    ]
+    src, p = probes[errors[0][0]]
+    raise ProbeError(
+        f"{len(errors)} probe(s) could not run (an error of the test, not a verdict):\n  "
+        + "\n  ".join(lines)
+        + f"\nrepeat one with:\n  {engine.repro(src, p)}"
+    )
+
+
 def observe(
     engine: ProbeEngine,
     probes: Mapping[Cell, tuple[Source, Probe]],
@@ -72,32 +89,29 @@ def observe(
     patience: float = 1.0,
 ) -> dict[Cell, Observation]:
     """One round: every cell's observation, the waits ``patience`` times the engine's.
-    Probes that got no reading because their process was starved of CPU are asked again
-    (:data:`STARVED_RETRIES` times). A probe error raises ProbeError naming the cells, the
-    sources' repro commands and what the probe said."""
+    A probe error raises ProbeError at once, naming the cells, the sources' repro commands
+    and what the probe said. Only probes that got no reading because their process was
+    starved of CPU are first asked again (:data:`STARVED_RETRIES` times, alone); a reading
+    that comes then says so in its detail."""
     got: dict[Cell, Observation] = {}
     todo = list(cells)
-    for _ in range(1 + STARVED_RETRIES):
+    for asked in range(1, 2 + STARVED_RETRIES):
         plan = _plan(todo, probes)
         for batch in engine.run(plan) if patience == 1.0 else engine.run(plan, patience):
             got.update(batch.observations)
-        todo = [c for c in todo if c in got and got[c].starved]
+        errors = [(c, got[c]) for c in todo if c in got and got[c].outcome == ERROR]
+        if any(not o.starved for _, o in errors):
+            _raise_errors(engine, probes, [(c, o) for c, o in errors if not o.starved])
+        if asked > 1:
+            for c in todo:
+                if c in got and not got[c].starved:
+                    o = got[c]
+                    note = f"asked {asked} times: the first {asked - 1} woke late (starved of CPU)"
+                    got[c] = Observation(o.outcome, f"{o.detail}; {note}" if o.detail else note)
+        todo = [c for c, _ in errors]
         if not todo:
-            break
-    errors = [(c, o) for c, o in got.items() if o.outcome == ERROR]
-    if errors:
-        lines = [
-            f"{c}: {o.detail}" + (f" (asked {1 + STARVED_RETRIES} times)" if o.starved else "")
-            for c, o in errors[:5]
-        ]
-        c0 = errors[0][0]
-        src, p = probes[c0]
-        raise ProbeError(
-            f"{len(errors)} probe(s) could not run (an error of the test, not a verdict):\n  "
-            + "\n  ".join(lines)
-            + f"\nrepeat one with:\n  {engine.repro(src, p)}"
-        )
-    return got
+            return got
+    _raise_errors(engine, probes, [(c, got[c]) for c in todo])
 
 
 def ask_patiently(
