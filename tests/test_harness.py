@@ -184,3 +184,43 @@ def test_the_serving_shell_ends_when_any_server_ends() -> None:
             os.killpg(proc.pid, signal.SIGKILL)  # the other server, left behind
     with pytest.raises(ValueError, match="at least one port"):
         serve_all_command([])
+
+
+@pytest.mark.parametrize("lock", ["network_lock", "constraint_lock"])
+def test_an_exclusive_run_lock_waits_for_every_shared_holder(lock: str, tmp_path: Path) -> None:
+    import threading
+    import time as _time
+
+    from npconform.cluster.options import RunOptions
+    from npconform.platform.target import RunState
+
+    state = RunState(RunOptions(run_id="abc123"), None, Capabilities(), workdir=tmp_path)
+    other = RunState.from_json(state.to_json())  # another worker: the same lock file
+    events: list[str] = []
+    shared_in = threading.Event()
+    release = threading.Event()
+
+    def shared() -> None:
+        with getattr(other, lock)(exclusive=False):
+            events.append("shared in")
+            shared_in.set()
+            release.wait(5)
+            events.append("shared out")
+
+    def exclusive() -> None:
+        shared_in.wait(5)
+        with getattr(state, lock)(exclusive=True):
+            events.append("exclusive in")
+
+    threads = [threading.Thread(target=shared), threading.Thread(target=exclusive)]
+    for t in threads:
+        t.start()
+    shared_in.wait(5)
+    with getattr(state, lock)(exclusive=False):  # shared holders do not wait for each other
+        events.append("second shared")
+    _time.sleep(0.3)
+    assert "exclusive in" not in events
+    release.set()
+    for t in threads:
+        t.join(5)
+    assert events == ["shared in", "second shared", "shared out", "exclusive in"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -422,6 +423,24 @@ def record_evidence(request: pytest.FixtureRequest, pytestconfig: pytest.Config)
     if state is not None and items:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         append_evidence(state.evidence_dir, worker, request.node.nodeid, items)
+
+
+@pytest.fixture(autouse=True)
+def network_lock(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Every test on the cluster holds the run's network lock shared, so no traffic verdict
+    is taken while a test marked ``mutates_network`` holds it exclusively (around a
+    cluster-wide change of what the network lets through)."""
+    node = request.node
+    state = run_state_of(request.config)
+    if (
+        state is None
+        or node.get_closest_marker("cluster") is None
+        or node.get_closest_marker("mutates_network") is not None
+    ):
+        yield
+        return
+    with state.network_lock(exclusive=False):
+        yield
 
 
 def run_state_of(config: pytest.Config) -> RunState | None:

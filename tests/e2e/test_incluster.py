@@ -24,7 +24,11 @@ from npconform.incluster.install import binding_name
 from npconform.incluster.publish import VERDICT_CONFIGMAP, VERDICT_LABEL
 from npconform.platform.target import RunState
 
-pytestmark = [pytest.mark.cluster, pytest.mark.check("INCLUSTER-RUN")]
+pytestmark = [
+    pytest.mark.cluster,
+    pytest.mark.mutates_network,
+    pytest.mark.check("INCLUSTER-RUN"),
+]
 
 CRONJOB = "npconform"
 #: What the scheduled run runs here: the tenant and component scenarios (A.8.22), so that
@@ -194,14 +198,16 @@ def test_cronjob_runs_publishes_and_fails_on_a_fault(run_state: RunState, tmp_pa
         assert 'cannot create resource "networkpolicies"' in data["checks"], data
 
         # -- a platform fault: the next run's Job fails, naming the control -------------
-        _create_gnp(ALLOW_ALL)(c)
-        try:
-            start_run(c, ns, "run-4")
-            state = wait_job(c, ns, "run-4")
-            log4 = logs(c, ns, "run-4")
-            print(f"run-4: {state}\n{log4[-2500:]}")
-        finally:
-            _delete_gnp(ALLOW_ALL["metadata"]["name"])(c)
+        # The fault opens the whole cluster: no other test takes a traffic verdict meanwhile.
+        with run_state.network_lock(exclusive=True):
+            _create_gnp(ALLOW_ALL)(c)
+            try:
+                start_run(c, ns, "run-4")
+                state = wait_job(c, ns, "run-4")
+                log4 = logs(c, ns, "run-4")
+                print(f"run-4: {state}\n{log4[-2500:]}")
+            finally:
+                _delete_gnp(ALLOW_ALL["metadata"]["name"])(c)
         assert state == "failed", log4
         data, labels = verdict(c, ns)
         print(json.dumps(data, indent=1))

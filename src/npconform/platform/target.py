@@ -67,11 +67,10 @@ class RunState:
         )
 
     @contextlib.contextmanager
-    def constraint_lock(self, exclusive: bool) -> Iterator[None]:
-        """Held exclusively by tests that change the safeguard (the constraint, the webhook,
-        Gatekeeper's Config) and shared by every test that takes an admission verdict, so no
-        verdict is taken while it is changed. One lock file per run, for every worker."""
-        path = self.workdir / "constraint.lock"
+    def _flock(self, name: str, exclusive: bool) -> Iterator[None]:
+        """A lock file of the run, shared by every worker (flock: held per open file, so
+        two holders in one process exclude each other too)."""
+        path = self.workdir / name
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a") as f:
             fcntl.flock(f, fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH)
@@ -79,6 +78,18 @@ class RunState:
                 yield
             finally:
                 fcntl.flock(f, fcntl.LOCK_UN)
+
+    def constraint_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        """Held exclusively by tests that change the safeguard (the constraint, the webhook,
+        Gatekeeper's Config) and shared by every test that takes an admission verdict, so no
+        verdict is taken while it is changed. One lock file per run, for every worker."""
+        return self._flock("constraint.lock", exclusive)
+
+    def network_lock(self, exclusive: bool) -> contextlib.AbstractContextManager[None]:
+        """Held exclusively while a test changes what the whole cluster's network lets
+        through (a cluster-wide Calico policy injected as a fault) and shared by every other
+        test on the cluster, so no traffic verdict is taken while it is changed."""
+        return self._flock("network.lock", exclusive)
 
     def clients(self) -> Clients:
         return Clients(self.kubeconfig, self.options.context)
