@@ -102,12 +102,10 @@ def observe(
         errors = [(c, got[c]) for c in todo if c in got and got[c].outcome == ERROR]
         if any(not o.starved for _, o in errors):
             _raise_errors(engine, probes, [(c, o) for c, o in errors if not o.starved])
-        if asked > 1:
-            for c in todo:
-                if c in got and not got[c].starved:
-                    o = got[c]
-                    note = f"asked {asked} times: the first {asked - 1} woke late (starved of CPU)"
-                    got[c] = Observation(o.outcome, f"{o.detail}; {note}" if o.detail else note)
+        if asked > 1:  # a reading after starved attempts says so
+            note = f"asked {asked} times: the first {asked - 1} woke late (starved of CPU)"
+            for c in [c for c in todo if c in got and not got[c].starved]:
+                got[c] = Observation(got[c].outcome, "; ".join(filter(None, [got[c].detail, note])))
         todo = [c for c, _ in errors]
         if not todo:
             return got
