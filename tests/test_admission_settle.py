@@ -99,3 +99,46 @@ def test_a_webhook_call_that_fails_while_settling_is_no_answer(
     seq[:] = [other]
     with pytest.raises(ApiException):
         adm.create_after_sync(None, BODY)  # type: ignore[arg-type]
+
+
+def test_a_set_up_create_is_asked_again_when_the_webhook_did_not_answer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A world's pod create that the webhook did not answer in time (refused, nothing
+    stored) is asked again, like a denial before the policy is synced; any other error
+    raises at once, and the wait is bounded."""
+    from kubernetes.client.exceptions import ApiException
+
+    from npconform.cluster import workload
+
+    def error(status: int, message: str) -> ApiException:
+        e = ApiException(status=status, reason="x")
+        e.body = '{"message":"' + message + '"}'
+        return e
+
+    unanswered = error(500, 'failed calling webhook \\"validation.gatekeeper.sh\\": timeout')
+    denied = error(403, "[elastisys-require-networkpolicy] No matching networkpolicy found")
+    monkeypatch.setattr(workload.time, "sleep", lambda s: None)
+
+    seq: list[Any] = [unanswered, denied, unanswered, "pod"]
+
+    def create() -> Any:
+        got = seq.pop(0)
+        if isinstance(got, Exception):
+            raise got
+        return got
+
+    assert workload.create_admitted(create, "x/a") == "pod"
+    assert seq == []
+
+    seq[:] = [error(500, "etcdserver: request timed out"), "pod"]
+    with pytest.raises(ApiException, match="x"):
+        workload.create_admitted(create, "x/a")
+    assert seq == ["pod"]
+
+    seq[:] = [unanswered] * 3
+    clock = iter([0.0, 10.0, 100.0])
+    monkeypatch.setattr(workload.time, "monotonic", lambda: next(clock))
+    with pytest.raises(ApiException):
+        workload.create_admitted(create, "x/a", sync_wait=30)
+    assert len(seq) == 1

@@ -76,3 +76,69 @@ def test_null_selector_and_sync_lists_read_as_empty() -> None:
     assert gkstate.exemption_label(c) is None
     c = {"spec": {"match": {"namespaceSelector": None}}}
     assert gkstate.exemption_label(c) is None
+
+
+def test_the_audit_lists_only_matched_kinds_every_audit_interval() -> None:
+    """The install replaces the manifest's audit flags: Compliant Kubernetes' kind-only
+    audit, and the short interval."""
+    audit = {
+        "kind": "Deployment",
+        "metadata": {"name": "gatekeeper-audit"},
+        "spec": {
+            "template": {
+                "spec": {
+                    "containers": [
+                        {"args": ["--operation=audit", "--audit-interval=60", "--logtostderr"]}
+                    ]
+                }
+            }
+        },
+    }
+    other = {"kind": "Deployment", "metadata": {"name": "gatekeeper-controller-manager"}}
+    install._tune([audit, other])
+    args = audit["spec"]["template"]["spec"]["containers"][0]["args"]  # type: ignore[index]
+    assert args == [
+        "--operation=audit",
+        "--logtostderr",
+        f"--audit-interval={install.AUDIT_INTERVAL}",
+        "--audit-match-kind-only=true",
+    ]
+    assert "spec" not in other
+
+
+def test_the_webhooks_are_sent_only_writes_of_the_constraints_kinds() -> None:
+    """Both webhooks get CREATE and UPDATE of the matched kinds, in any API group (a
+    Deployment of apps/v1 included); other webhooks of the configurations are left alone."""
+    assert install.matched_resources() == [
+        "pods",
+        "replicationcontrollers",
+        "deployments",
+        "statefulsets",
+        "daemonsets",
+        "replicasets",
+        "jobs",
+        "cronjobs",
+    ]
+    every = [{"apiGroups": ["*"], "resources": ["*"], "operations": ["CREATE", "UPDATE"]}]
+    validating = {
+        "kind": "ValidatingWebhookConfiguration",
+        "metadata": {"name": "gatekeeper-validating-webhook-configuration"},
+        "webhooks": [
+            {"name": "validation.gatekeeper.sh", "rules": every},
+            {"name": "check-ignore-label.gatekeeper.sh", "rules": every},
+        ],
+    }
+    mutating = {
+        "kind": "MutatingWebhookConfiguration",
+        "metadata": {"name": "gatekeeper-mutating-webhook-configuration"},
+        "webhooks": [{"name": "mutation.gatekeeper.sh", "rules": every}],
+    }
+    install._tune([validating, mutating])
+    for hook in (validating["webhooks"][0], mutating["webhooks"][0]):  # type: ignore[index]
+        (rule,) = hook["rules"]
+        assert rule["apiGroups"] == ["*"] and rule["operations"] == ["CREATE", "UPDATE"]
+        assert rule["resources"] == install.matched_resources()
+    assert validating["webhooks"][1]["rules"] is every  # type: ignore[index]
+    from npconform.model.coverage import _webhook_sees_pods
+
+    assert _webhook_sees_pods(validating["webhooks"][0])  # type: ignore[index]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -145,3 +146,37 @@ def test_a_target_isolated_by_nothing_needs_no_twin_policy(
     assert twins == [Cell(TWIN, "x/b", 8080)]
     assert ("x", "npconform-twin") not in w.policies
     assert w.computed([TWIN], ["x/b"], [(8080, "TCP")])[Cell(TWIN, "x/b", 8080)] is True
+
+
+@pytest.mark.parametrize(
+    ("target", "services"), [("pod", False), ("service", True), ("both", True)]
+)
+def test_a_service_per_pod_only_when_probes_go_through_services(
+    monkeypatch: pytest.MonkeyPatch, target: str, services: bool
+) -> None:
+    """Probing pod addresses needs no Service: none is created, none is looked up."""
+    from npconform.cluster.workload import PodState
+    from npconform.scenario import objects
+
+    made: list[bool] = []
+    looked_up: list[int] = []
+    monkeypatch.setattr(
+        objects, "create_pods", lambda clients, plans, image, run_id, svc=True: made.append(svc)
+    )
+    monkeypatch.setattr(
+        objects,
+        "wait_pods",
+        lambda clients, plans: {p.id: PodState("10.0.0.1", "n1", "172.18.0.2") for p in plans},
+    )
+
+    def service_ips(clients: Any, plans: Any) -> dict[str, str]:
+        looked_up.append(len(plans))
+        return {p.id: "10.96.0.1" for p in plans}
+
+    monkeypatch.setattr(objects, "service_ips", service_ips)
+    w = world()
+    w.state.options.probe_target = target
+    w.add_pods([PodDef("x", "a", {"pod": "a"})])
+    assert made == [services]
+    assert bool(looked_up) is services
+    assert ("x/a" in w.svc_ip) is services

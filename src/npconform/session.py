@@ -156,17 +156,24 @@ class Session:
             return {"selector": selector, "done": True, "reason": "the kind cluster is deleted"}
         try:
             clients = Clients(None if in_cluster else Path(str(kubeconfig)), self.opts.context)
-            removed = delete_namespaces(clients, selector, wait=120)
-            left = [
-                n.metadata.name
-                for n in clients.core().list_namespace(label_selector=selector).items
-            ]
+            # The deletions are not waited for: the API server has accepted them once a
+            # namespace is terminating, and its pods (grace period 0) go on their own.
+            removed = delete_namespaces(clients, selector)
+            found = clients.core().list_namespace(label_selector=selector).items
         except Exception as e:
             say(f"cleanup of run {self.opts.run_id} failed: {e}")
             return {"selector": selector, "done": False, "reason": f"{type(e).__name__}: {e}"}
+        left = [n.metadata.name for n in found if n.metadata.deletion_timestamp is None]
+        terminating = [n.metadata.name for n in found if n.metadata.deletion_timestamp]
         if removed:
             say(f"removed {len(removed)} namespace(s) of run {self.opts.run_id}")
-        return {"selector": selector, "done": not left, "removed": removed, "left": left}
+        return {
+            "selector": selector,
+            "done": not left,
+            "removed": removed,
+            "left": left,
+            "terminating": terminating,
+        }
 
     def finish(self, failed: bool = False) -> None:
         """Remove the run's namespaces; delete the cluster unless kept."""

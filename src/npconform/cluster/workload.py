@@ -212,16 +212,26 @@ def is_no_policy_denial(e: ApiException) -> bool:
     return e.status in (400, 403) and NO_POLICY_MESSAGE in str(e.body or "")
 
 
+def webhook_unanswered(e: ApiException) -> bool:
+    """Whether the API server failed to call the admission webhook (no answer in time, or
+    none at all), as opposed to the webhook answering."""
+    return e.status == 500 and "failed calling webhook" in str(e.body or "")
+
+
 def create_admitted(create: Any, what: str, sync_wait: float = 30) -> Any:
-    """Create an object whose selecting NetworkPolicy was just applied: Gatekeeper denies it
-    until the policy reaches its inventory, so a denial is retried (bounded) until the
-    webhook, observed through the create itself, admits it."""
+    """Create an object of a test's set-up whose selecting NetworkPolicy was just applied:
+    Gatekeeper denies it until the policy reaches its inventory, so a denial is retried
+    (bounded) until the webhook, observed through the create itself, admits it. A webhook
+    that did not answer in time (a busy node) is asked again too: with a webhook that fails
+    closed, such a create was refused and nothing was stored."""
     deadline = time.monotonic() + sync_wait
     while True:
         try:
             return create()
         except ApiException as e:
-            if not is_no_policy_denial(e) or time.monotonic() > deadline:
+            if not (is_no_policy_denial(e) or webhook_unanswered(e)):
+                raise
+            if time.monotonic() > deadline:
                 raise
             time.sleep(0.3)
 

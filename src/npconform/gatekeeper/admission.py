@@ -20,6 +20,7 @@ from npconform.cluster.workload import (
     NO_POLICY_MESSAGE,
     RUN_LABEL,
     pause_container,
+    webhook_unanswered,
 )
 from npconform.gatekeeper import install as gkinstall
 from npconform.gatekeeper import names as gk
@@ -186,12 +187,6 @@ class Settled:
     settled: bool
     needed: int
     last: Admission | None
-
-
-def webhook_unanswered(e: ApiException) -> bool:
-    """Whether the API server failed to call the admission webhook (no answer in time, or
-    none at all), as opposed to the webhook answering."""
-    return e.status == 500 and "failed calling webhook" in str(e.body or "")
 
 
 def _settle(clients: Clients, body: Mapping[str, Any], admitted: bool, timeout: float) -> Settled:

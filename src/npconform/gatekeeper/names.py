@@ -28,3 +28,5 @@ CONFIG_NAME = "config"
 
 WEBHOOK_CONFIG = "gatekeeper-validating-webhook-configuration"
 WEBHOOK = "validation.gatekeeper.sh"
+MUTATING_WEBHOOK_CONFIG = "gatekeeper-mutating-webhook-configuration"
+MUTATING_WEBHOOK = "mutation.gatekeeper.sh"

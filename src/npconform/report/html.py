@@ -383,7 +383,9 @@ def view(r: Mapping[str, Any]) -> dict[str, Any]:
         },
         "conduct_controls": [{"id": i, "title": t} for i, t in CONDUCT_CONTROLS],
         "changes": [change_view(c) for c in conduct.get("cluster_changes") or []],
-        "cleanup": pick(conduct.get("cleanup"), "selector", "done", "removed", "left", "reason")
+        "cleanup": pick(
+            conduct.get("cleanup"), "selector", "done", "removed", "left", "terminating", "reason"
+        )
         | {"recorded": bool(conduct.get("cleanup"))},
         "timings": timings,
         "timings_total": sum(float(t["seconds"] or 0) for t in timings),

@@ -165,7 +165,11 @@ class ScenarioObjects:
                     next(self._rr) or None,
                 )
             )
-        create_pods(self.clients, plans, self.image, self.state.options.run_id)
+        # A Service per pod only when some probe goes through one: each costs every node's
+        # kube-proxy (and the CNI) a rule update on creation, on every readiness change and
+        # on deletion.
+        services = self.state.options.probe_target != "pod"
+        create_pods(self.clients, plans, self.image, self.state.options.run_id, services)
         if wait:
             states = wait_pods(self.clients, plans)
             for plan in plans:
@@ -173,9 +177,10 @@ class ScenarioObjects:
                 self.pod_state[self._logical_id(plan.id)] = st
                 for h in self.externals.values():
                     h.route(st.ip, st.host_ip)
-            self.svc_ip.update(
-                {self._logical_id(k): v for k, v in service_ips(self.clients, plans).items()}
-            )
+            if services:
+                self.svc_ip.update(
+                    {self._logical_id(k): v for k, v in service_ips(self.clients, plans).items()}
+                )
 
     def _logical_id(self, real: str) -> str:
         ns, name = real.split("/", 1)
