@@ -576,3 +576,48 @@ def test_a_rolebinding_service_account_without_namespace_is_the_bindings() -> No
     assert (f.subject, f.namespace, f.breach) == ("ServiceAccount tenant-a/ci", "tenant-a", True)
     req = review_request(f, __import__("npconform.model.rbac").model.rbac.BY_WHAT[f.can])
     assert req["spec"]["user"] == "system:serviceaccount:tenant-a:ci"
+
+
+def test_roles_in_a_terminating_namespace_switch_nothing_off(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A namespace being deleted (a finished run's) takes its Roles and RoleBindings
+    along: they are no finding, while the same binding in a live namespace is."""
+    from npconform.gatekeeper import switches
+
+    sa = {"kind": "ServiceAccount", "name": "ci", "namespace": "tenant-a"}
+    role = {
+        "metadata": {"name": "ns-labeller", "namespace": "tenant-a"},
+        "rules": [{"apiGroups": [""], "resources": ["namespaces"], "verbs": ["patch"]}],
+    }
+    binding = _binding("RoleBinding", "labeller", "tenant-a", ("Role", "ns-labeller"), sa)
+    lists = {"roles": [role], "clusterroles": [], "rolebindings": [binding]}
+    lists["clusterrolebindings"] = []
+    rbac = type(
+        "R",
+        (),
+        {
+            f"list_{k}": None
+            for k in (
+                "role_for_all_namespaces",
+                "cluster_role",
+                "role_binding_for_all_namespaces",
+                "cluster_role_binding",
+            )
+        },
+    )
+    monkeypatch.setattr(switches.client, "RbacAuthorizationV1Api", lambda api: rbac())
+    monkeypatch.setattr(switches, "pages", lambda fetch, key, progress: lists[key])
+    clients = type("C", (), {"api": lambda self: None})()
+
+    def subjects(terminating: bool) -> list[str]:
+        doc = welkin()
+        for n in doc["namespaces"]:
+            if n["name"] == "tenant-a":
+                n["terminating"] = terminating
+        cov = compute(Snapshot.from_json(doc))
+        switches.examine(clients, cov, confirm=False, runner="me")  # type: ignore[arg-type]
+        return [f.subject for f in cov.switches]
+
+    assert subjects(False) == ["ServiceAccount tenant-a/ci"]
+    assert subjects(True) == []

@@ -119,6 +119,10 @@ def test_the_webhooks_are_sent_only_writes_of_the_constraints_kinds() -> None:
         "jobs",
         "cronjobs",
     ]
+    for kinds in (["*"], ["Pod", "NetworkPolicy"], []):
+        odd = {"spec": {"match": {"kinds": [{"apiGroups": ["*"], "kinds": kinds}]}}}
+        with pytest.raises(ValueError, match="no webhook resource"):
+            install.matched_resources(odd)
     every = [{"apiGroups": ["*"], "resources": ["*"], "operations": ["CREATE", "UPDATE"]}]
     validating = {
         "kind": "ValidatingWebhookConfiguration",

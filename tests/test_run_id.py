@@ -115,7 +115,7 @@ def data_scenarios() -> list[Scenario]:
 # The logical namespaces the scenarios create. Spelled out: those of the data scenarios
 # (suites/traffic/scenarios.py: tenant-a, tenant-b, ingress, outside, shop, x, y; checked
 # above), "open"/"closed" in test_dns.py, "s" in test_sctp.py, "x", "y", "z" in
-# test_semantics.py and test_generated.py (TEAMS).
+# the e2e model of test_semantics.py and test_generated.py (suites/traffic/e2e_model.py).
 LOGICAL_NAMESPACES = (
     "tenant-a",
     "tenant-b",
@@ -134,7 +134,7 @@ WORKER = "gw10"  # a two-digit pytest-xdist worker id (PYTEST_XDIST_WORKER, suit
 
 def test_the_suites_scenarios_are_found() -> None:
     names = suite_scenarios()
-    assert {"components", "semantics", "generated", "tenants", "dyn-policy", "dyn-pod"} <= names
+    assert {"components", "semantics", "tenants", "dyn-policy", "dyn-pod"} <= names
     assert {ns.name for sc in data_scenarios() for ns in sc.namespaces} <= set(LOGICAL_NAMESPACES)
 
 

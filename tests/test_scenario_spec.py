@@ -152,6 +152,7 @@ def test_the_twin_is_created_with_the_pods_when_a_blocked_port_answers_no_one(
 
 
 def test_generated_cases_never_put_a_policy_in_the_twin_namespace() -> None:
+    from suites.traffic import e2e_model
     from suites.traffic import test_generated as gen
 
     state = RunState(
@@ -159,15 +160,14 @@ def test_generated_cases_never_put_a_policy_in_the_twin_namespace() -> None:
         Path("/nonexistent"),
         Capabilities(),
     )
-    w = World(state, Clients(Path("/nonexistent")), "generated", "gw0")
-    for ns, labels in gen.TEAMS.items():
+    w = World(state, Clients(Path("/nonexistent")), "semantics", "gw0")
+    for ns, labels in e2e_model.NAMESPACES.items():
         w.ns_labels[ns] = dict(labels)
         w.ns_exempt[ns] = False
-    for ns in gen.TEAMS:
-        for j, p in enumerate("abc"):
-            w.pods[f"{ns}/{p}"] = PodDef(ns, p, gen.pod_labels(j, p))
+    for pod in e2e_model.PODS:
+        w.pods[pod.id] = pod
     w.ns_labels[TWIN_NS] = {ROLE_LABEL: "twin"}
     w.ns_exempt[TWIN_NS] = False
     w.pods[TWIN] = PodDef(TWIN_NS, "probe", {ROLE_LABEL: "twin"})
     policies = [p for case in gen.cases(state, w) for p in case.policies]
-    assert policies and {p["metadata"]["namespace"] for p in policies} <= set(gen.TEAMS)
+    assert policies and {p["metadata"]["namespace"] for p in policies} <= set(e2e_model.NAMESPACES)

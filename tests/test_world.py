@@ -180,3 +180,26 @@ def test_a_service_per_pod_only_when_probes_go_through_services(
     assert made == [services]
     assert bool(looked_up) is services
     assert ("x/a" in w.svc_ip) is services
+
+
+def test_a_policy_that_failed_to_apply_is_still_deleted_with_the_rest(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A call that fails part-way may have left policies on the cluster: the world knows
+    them all, and ``delete_all_policies`` removes them."""
+    from npconform.cluster import workload
+    from npconform.scenario import objects
+
+    def fail(*a: Any, **k: Any) -> None:
+        raise RuntimeError("the API server went away after the first policy")
+
+    deleted: list[tuple[str, str]] = []
+    monkeypatch.setattr(workload, "apply_policies", fail)
+    monkeypatch.setattr(objects, "delete_policy", lambda c, ns, name: deleted.append((ns, name)))
+    w = world()
+    pols = [{"metadata": {"name": n, "namespace": "x"}, "spec": {}} for n in ("p", "q")]
+    with pytest.raises(RuntimeError):
+        w.apply(*pols)
+    w.delete_all_policies()
+    assert deleted == [(w.real_ns("x"), "p"), (w.real_ns("x"), "q")]
+    assert w.policies == {}

@@ -1,5 +1,6 @@
-"""The suite's worlds are built once per xdist group (semantics, generated) and the tests
-that switch the constraint's mode run together: ``--dist loadgroup`` must keep a group on
+"""The suite's e2e model is built once per xdist group (each half of the semantics cases,
+the generated cases joining the second) and the tests that switch the constraint's mode
+run together: ``--dist loadgroup`` must keep a group on
 one worker with the pinned pytest and pytest-xdist. (pytest 9.2's structured node ids
 made xdist 3.8 drop the groups without a word: pytest-dev/pytest-xdist#1386.)"""
 

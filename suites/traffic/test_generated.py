@@ -1,5 +1,6 @@
 """Generated cases: seeded random NetworkPolicy sets over an e2e-style model; the traffic
-the cluster lets through must equal what the oracle computes. A failure prints the seed,
+the cluster lets through must equal what the oracle computes. They run on the e2e model
+(``e2e_model``) that the semantics cases use, in the same worker. A failure prints the seed,
 the case and the policies to reproduce it (`--seed S --generated-cases N`)."""
 
 from __future__ import annotations
@@ -13,24 +14,18 @@ from npconform.model.netpol import PolicyEngine
 from npconform.platform.target import RunState
 from npconform.pytest_plugin import run_state_of
 from npconform.scenario.objects import TWIN_NS
-from npconform.scenario.world import TWIN, PodDef, World
+from npconform.scenario.world import TWIN, World
+
+from . import e2e_model
 
 pytestmark = [
     pytest.mark.traffic,
     pytest.mark.cluster,
-    pytest.mark.xdist_group("generated"),
+    pytest.mark.xdist_group(e2e_model.GENERATED_GROUP),
     pytest.mark.check("NET-GENERATED"),
 ]
 
-PORTS = [(8080, "TCP"), (8081, "TCP"), (8080, "UDP"), (8081, "UDP")]
-TEAMS = {"x": {"team": "red"}, "y": {"team": "blue"}, "z": {}}
-
-
-def pod_labels(j: int, name: str) -> dict[str, str]:
-    labels = {"pod": name}
-    if j < 2:
-        labels["app"] = ("web", "db")[j]
-    return labels
+PORTS = [(port, proto) for proto in ("TCP", "UDP") for port in e2e_model.PORTS]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -43,27 +38,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-@pytest.fixture(scope="module")
-def module_world(run_state: RunState, clients, worker_id_short: str) -> Iterator[World]:
-    w = World(run_state, clients, "generated", worker_id_short)
-    try:
-        for ns, labels in TEAMS.items():
-            w.namespace(ns, labels)
-        w.add_pods(
-            [PodDef(ns, p, pod_labels(j, p)) for ns in TEAMS for j, p in enumerate("abc")],
-            twin=True,
-        )
-        yield w
-    finally:
-        w.close()
-
-
 @pytest.fixture
-def gen_world(module_world: World, record_evidence) -> Iterator[World]:
-    """The module's world, recording its steps as this test's evidence."""
-    module_world.record = record_evidence
-    yield module_world
-    module_world.record = None
+def gen_world(e2e_world: World, record_evidence) -> Iterator[World]:
+    """The worker's e2e model, recording its steps as this test's evidence."""
+    e2e_world.record = record_evidence
+    yield e2e_world
+    e2e_world.record = None
 
 
 def cases(state: RunState, world: World) -> list[GeneratedCase]:
@@ -79,13 +59,13 @@ def cases(state: RunState, world: World) -> list[GeneratedCase]:
 def test_generated_case(index: int, gen_world: World, run_state: RunState) -> None:
     case = cases(run_state, gen_world)[index]
     gen_world.delete_all_policies()
-    gen_world.apply(*case.policies)
-    ids = [p for p in gen_world.pods if p != TWIN]
-    want = gen_world.computed(ids, ids, PORTS)
-    for c in [c for c in want if c.src == c.dst]:
-        del want.cells[c]
     try:
-        gen_world.expect(case.name, want, computed=True)
+        gen_world.apply(*case.policies)
+        ids = [p for p in gen_world.pods if p != TWIN]
+        want = gen_world.computed(ids, ids, PORTS)
+        for c in [c for c in want if c.src == c.dst]:
+            del want.cells[c]
+        gen_world.expect(case.name, want, computed=True, scenario="generated")
     except AssertionError as e:
         raise AssertionError(
             f"generated case {case.name} (seed {case.seed}, index {case.index}) disagrees with the "
@@ -94,4 +74,5 @@ def test_generated_case(index: int, gen_world: World, run_state: RunState) -> No
             f"policies:\n{case.to_yaml()}\n{e}"
         ) from None
     finally:
+        # the world goes on serving the semantics cases: none of this case's policies stays
         gen_world.delete_all_policies()

@@ -1,11 +1,12 @@
 """Policy semantics: every category of Kubernetes' netpol e2e, on the cluster.
 
-The model is the e2e's: namespaces x, y, z with pods a, b, c (label pod=<name>), each
-serving two ports over TCP and UDP, plus two hosts outside the cluster (ext/one,
-ext/two). The cases are the ones the oracle's unit tests use (npconform.model.e2e_cases),
-with ports shifted to the probe pods' unprivileged ports (80 -> 8080, 81 -> 8081); the
-expectation written for each case is checked against the cluster and against the
-oracle. ipBlock cases need the run's real addresses and are written here.
+The model is the e2e's (``e2e_model``, shared with the generated cases): namespaces x, y,
+z with pods a, b, c (label pod=<name>), each serving two ports over TCP and UDP, plus two
+hosts outside the cluster (ext/one, ext/two). The cases are the ones the oracle's unit
+tests use (npconform.model.e2e_cases), with ports shifted to the probe pods' unprivileged
+ports (80 -> 8080, 81 -> 8081); the expectation written for each case is checked against
+the cluster and against the oracle. ipBlock cases need the run's real addresses and are
+written here.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from __future__ import annotations
 import copy
 import re
 from collections.abc import Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -22,25 +22,18 @@ from npconform.model import e2e_cases as e2e
 from npconform.model.matrix import Cell, Matrix
 from npconform.model.netpol import load_policies, network_policy
 from npconform.model.pairing import is_external
-from npconform.platform.target import RunState
 from npconform.scenario import externals
-from npconform.scenario.world import PodDef, World
+from npconform.scenario.world import World
+
+from .e2e_model import PODS, SHIFT, group_name
 
 pytestmark = [pytest.mark.traffic, pytest.mark.cluster]
 SEMANTICS = pytest.mark.check("NET-SEMANTICS")
 IPBLOCK = pytest.mark.check("NET-IPBLOCK")
 
-# Under xdist the cases are split over two groups; each worker builds its own model.
-GROUPS = 2
-
 
 def group(i: int) -> pytest.MarkDecorator:
-    return pytest.mark.xdist_group(f"semantics-{i % GROUPS}")
-
-
-SHIFT = 8000
-PORTS = (80 + SHIFT, 81 + SHIFT)
-PODS = [PodDef(ns, pod, {"pod": pod}, PORTS) for ns in ("x", "y", "z") for pod in ("a", "b", "c")]
+    return pytest.mark.xdist_group(group_name(i))
 
 
 def shift_ports(policy: dict[str, Any]) -> dict[str, Any]:
@@ -73,54 +66,18 @@ def expected_for(exp: dict[tuple[int, str], e2e.Expect], peers: list[str]) -> Ma
     return m
 
 
-@pytest.fixture(scope="module")
-def model(run_state: RunState, clients, worker_id_short: str) -> Iterator[World]:
-    w = World(run_state, clients, "semantics", worker_id_short)
-    hosts: list[externals.ExternalHost] = []
-    starting: list[Future[externals.ExternalHost]] = []
-    # The hosts outside the cluster start while the pods do.
-    pool = ThreadPoolExecutor(2)
-    try:
-        if run_state.options.target == "kind":
-            image = run_state.options.probe_image or e2e_image()
-            starting = [
-                pool.submit(
-                    externals.start, run_state.options.run_id, worker_id_short, n, image, PORTS
-                )
-                for n in ("one", "two")
-            ]
-        for ns in ("x", "y", "z"):
-            w.namespace(ns, {"ns": ns})
-        w.add_pods(PODS, twin=True)
-        for f in starting:
-            hosts.append(f.result())
-            w.add_external(hosts[-1])
-        yield w
-    finally:
-        pool.shutdown()
-        hosts += [f.result() for f in starting if not f.exception() and f.result() not in hosts]
-        externals.stop(hosts)
-        w.close()
-
-
-def e2e_image() -> str:
-    from npconform.lock import load
-
-    return load().image("agnhost")
-
-
 def peers_of(w: World) -> list[str]:
     return [p.id for p in PODS] + [f"ext/{n}" for n in w.externals]
 
 
 @pytest.fixture
-def fresh(model: World, record_evidence) -> Iterator[World]:
-    """The module's world with no policy, recording its steps as this test's evidence."""
-    model.record = record_evidence
-    model.delete_all_policies()
-    yield model
-    model.delete_all_policies()
-    model.record = None
+def fresh(e2e_world: World, record_evidence) -> Iterator[World]:
+    """The worker's e2e model with no policy, recording its steps as this test's evidence."""
+    e2e_world.record = record_evidence
+    e2e_world.delete_all_policies()
+    yield e2e_world
+    e2e_world.delete_all_policies()
+    e2e_world.record = None
 
 
 CASES = [c for c in e2e.CASES if "ipBlock" not in "".join(c.policies)]

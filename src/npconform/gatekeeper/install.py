@@ -104,15 +104,34 @@ def gatekeeper_version(clients: Clients) -> str | None:
 AUDIT_FLAGS = {"--audit-interval": str(AUDIT_INTERVAL), "--audit-match-kind-only": "true"}
 
 
-def matched_resources() -> list[str]:
-    """The resources of the kinds the require-networkpolicy constraint matches (Pod ->
-    pods), in its order."""
-    (constraint,) = own_manifest("gatekeeper/constraint.yaml")
-    return [
-        f"{kind.lower()}s"
+# The workload kinds a require-networkpolicy constraint can match, by resource name.
+RESOURCES = {
+    "Pod": "pods",
+    "ReplicationController": "replicationcontrollers",
+    "Deployment": "deployments",
+    "StatefulSet": "statefulsets",
+    "DaemonSet": "daemonsets",
+    "ReplicaSet": "replicasets",
+    "Job": "jobs",
+    "CronJob": "cronjobs",
+}
+
+
+def matched_resources(constraint: dict[str, Any] | None = None) -> list[str]:
+    """The resources of the kinds the constraint (default: this suite's) matches, in its
+    order. A kind without a known resource name (``*`` included) raises: the webhook's
+    rules would not send it to Gatekeeper."""
+    if constraint is None:
+        (constraint,) = own_manifest("gatekeeper/constraint.yaml")
+    kinds = [
+        kind
         for entry in kube.dig(constraint, "spec", "match", "kinds", default=[])
         for kind in entry.get("kinds") or []
     ]
+    unknown = [k for k in kinds if k not in RESOURCES]
+    if unknown or not kinds:
+        raise ValueError(f"no webhook resource for the constraint's kinds {unknown or kinds}")
+    return [RESOURCES[k] for k in kinds]
 
 
 def webhook_rules() -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from kubernetes.client.exceptions import ApiException
 
 from npconform.cluster.client import Clients
 from npconform.gatekeeper.coverage import Progress, pages
-from npconform.model.coverage import EXEMPT, Coverage
+from npconform.model.coverage import EXEMPT, TERMINATING, Coverage
 from npconform.model.rbac import (
     BY_WHAT,
     findings,
@@ -56,6 +56,11 @@ def examine(
     if cov.switches_missing:
         cov.switches = []
         return
+    # A Role or RoleBinding grants only in its namespace: in one being deleted, nothing
+    # can be created any more (a test run's namespaces, or the previous run's, go so).
+    gone = {r.namespace for r in cov.rows if r.status == TERMINATING}
+    for key in ("roles", "rolebindings"):
+        got[key] = [o for o in got[key] if (o.get("metadata") or {}).get("namespace") not in gone]
     platform_ns = {r.namespace for r in cov.rows if r.status == EXEMPT}
     found = findings(
         got["roles"],

@@ -268,13 +268,15 @@ class ScenarioObjects:
         return self.real_ns(name) if name in self.ns_labels else name
 
     def apply(self, *policies: Mapping[str, Any]) -> None:
-        workload.apply_policies(
-            self.clients, [self._to_real(p) for p in policies], self.state.options.run_id
-        )
+        """Create (or replace) the policies. Each is recorded before it is sent, so that
+        ``delete_all_policies`` also removes those a failed call left on the cluster."""
         for p in policies:
             self.policies[(p["metadata"]["namespace"], p["metadata"]["name"])] = copy.deepcopy(
                 dict(p)
             )
+        workload.apply_policies(
+            self.clients, [self._to_real(p) for p in policies], self.state.options.run_id
+        )
 
     def delete(self, ns: str, name: str) -> None:
         delete_policy(self.clients, self.real_ns(ns), name)

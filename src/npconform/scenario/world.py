@@ -182,20 +182,28 @@ class World(ScenarioObjects):
         }
 
     def expect(
-        self, step: str, expected: Matrix, deadline: float = 30.0, *, computed: bool = False
+        self,
+        step: str,
+        expected: Matrix,
+        deadline: float = 30.0,
+        *,
+        computed: bool = False,
+        scenario: str = "",
     ) -> StepResult:
         """Probe every cell of ``expected`` until it agrees (bounded), confirm, record the
         step as evidence, and fail with the matrices and the policies when the cluster
-        disagrees.
+        disagrees. ``scenario``: the name the step is recorded under, when the world is
+        shared by several (default: the world's own).
 
         Before anything is probed: a hand-written expectation must equal what the engine
         computes from the policies in force (``computed=True`` says the expectation *is*
         the engine's), cells between two external hosts are refused, and every target
         port expected blocked gets its allowed twin."""
+        name = scenario or self.scenario
         off = pairing.off_cluster(expected)
         if off:
             raise ScenarioError(
-                f"scenario {self.scenario!r}, step {step!r}: {len(off)} cell(s) never cross the "
+                f"scenario {name!r}, step {step!r}: {len(off)} cell(s) never cross the "
                 f"cluster, e.g. {off[0]}: not evidence, leave them out"
             )
         # The twin policies first: one left from an earlier step would isolate a pod that
@@ -206,7 +214,7 @@ class World(ScenarioObjects):
             engine = engine.restrict(expected)
             if expected.mismatches(engine) or engine.mismatches(expected):
                 raise ScenarioError(
-                    f"scenario {self.scenario!r}, step {step!r}: the hand-written expectation "
+                    f"scenario {name!r}, step {step!r}: the hand-written expectation "
                     "and the engine disagree (a scenario bug, not a cluster verdict)\n\n"
                     + render_comparison(expected, engine)
                 )
@@ -215,13 +223,13 @@ class World(ScenarioObjects):
             wrong = [c for c in twins if engine.get(c) is not True]
             if wrong:
                 raise ScenarioError(
-                    f"scenario {self.scenario!r}, step {step!r}: the twin cannot be let into "
+                    f"scenario {name!r}, step {step!r}: the twin cannot be let into "
                     f"{wrong[0].dst}:{wrong[0].port}/{wrong[0].protocol}"
                 )
         try:
             pairing.check(full)
         except pairing.PairingError as e:
-            raise ScenarioError(f"scenario {self.scenario!r}, step {step!r}: {e}") from None
+            raise ScenarioError(f"scenario {name!r}, step {step!r}: {e}") from None
         probed = Matrix(
             {dataclasses.replace(c, via=v): want for c, want in full.items() for v in self._vias(c)}
         )
@@ -230,7 +238,7 @@ class World(ScenarioObjects):
         outcome = converge(self.engine, probes, probed, deadline=deadline, blocking=self.blocking)
         repro = [self.engine.repro(*probes[c]) for c in outcome.mismatches[:3]]
         result = StepResult(
-            self.scenario,
+            name,
             step,
             outcome,
             list(self.policies.values()),
