@@ -59,3 +59,14 @@ def e2e_world(run_state: RunState, clients: Clients, worker_id_short: str) -> It
     xdist group of half the semantics cases, so they build no world of their own). Each
     test that uses it starts and ends without policies."""
     yield from e2e_model.build(run_state, clients, worker_id_short)
+
+
+@pytest.fixture
+def fresh(e2e_world: World, record_evidence: Callable[[str, Any], None]) -> Iterator[World]:
+    """The worker's e2e model with no policy, recording its steps as this test's evidence;
+    every policy the test applied (a half-applied set included) is deleted after it."""
+    e2e_world.record = record_evidence
+    e2e_world.delete_all_policies()
+    yield e2e_world
+    e2e_world.delete_all_policies()
+    e2e_world.record = None

@@ -49,12 +49,6 @@ def pod_labels(name: str) -> dict[str, str]:
 PODS = [PodDef(ns, pod, pod_labels(pod), PORTS) for ns in NAMESPACES for pod in ("a", "b", "c")]
 
 
-def e2e_image() -> str:
-    from npconform.lock import load
-
-    return load().image("agnhost")
-
-
 def build(run_state: RunState, clients: Clients, worker: str) -> Iterator[World]:
     """The world, its hosts outside the cluster started while its pods start; removed
     when the generator is closed."""
@@ -64,9 +58,8 @@ def build(run_state: RunState, clients: Clients, worker: str) -> Iterator[World]
     pool = ThreadPoolExecutor(2)
     try:
         if run_state.options.target == "kind":
-            image = run_state.options.probe_image or e2e_image()
             starting = [
-                pool.submit(externals.start, run_state.options.run_id, worker, n, image, PORTS)
+                pool.submit(externals.start, run_state.options.run_id, worker, n, w.image, PORTS)
                 for n in ("one", "two")
             ]
         for ns, labels in NAMESPACES.items():

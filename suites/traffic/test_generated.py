@@ -5,8 +5,6 @@ the case and the policies to reproduce it (`--seed S --generated-cases N`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from npconform.model.generate import GeneratedCase, sample_cases
@@ -38,14 +36,6 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         )
 
 
-@pytest.fixture
-def gen_world(e2e_world: World, record_evidence) -> Iterator[World]:
-    """The worker's e2e model, recording its steps as this test's evidence."""
-    e2e_world.record = record_evidence
-    yield e2e_world
-    e2e_world.record = None
-
-
 def cases(state: RunState, world: World) -> list[GeneratedCase]:
     """The seed's cases over the model's namespaces and pods: never the twin's, whose
     namespace and pod exist only to pair blocked cells (a policy there would test nothing
@@ -56,16 +46,15 @@ def cases(state: RunState, world: World) -> list[GeneratedCase]:
     return sample_cases(state.options.seed, state.options.generated_cases, namespaces, pods)
 
 
-def test_generated_case(index: int, gen_world: World, run_state: RunState) -> None:
-    case = cases(run_state, gen_world)[index]
-    gen_world.delete_all_policies()
+def test_generated_case(index: int, fresh: World, run_state: RunState) -> None:
+    case = cases(run_state, fresh)[index]
+    fresh.apply(*case.policies)
+    ids = [p for p in fresh.pods if p != TWIN]
+    want = fresh.computed(ids, ids, PORTS)
+    for c in [c for c in want if c.src == c.dst]:
+        del want.cells[c]
     try:
-        gen_world.apply(*case.policies)
-        ids = [p for p in gen_world.pods if p != TWIN]
-        want = gen_world.computed(ids, ids, PORTS)
-        for c in [c for c in want if c.src == c.dst]:
-            del want.cells[c]
-        gen_world.expect(case.name, want, computed=True, scenario="generated")
+        fresh.expect(case.name, want, computed=True, scenario="generated")
     except AssertionError as e:
         raise AssertionError(
             f"generated case {case.name} (seed {case.seed}, index {case.index}) disagrees with the "
@@ -73,6 +62,3 @@ def test_generated_case(index: int, gen_world: World, run_state: RunState) -> No
             f"--generated-cases {case.index + 1} -k case{case.index}`\n"
             f"policies:\n{case.to_yaml()}\n{e}"
         ) from None
-    finally:
-        # the world goes on serving the semantics cases: none of this case's policies stays
-        gen_world.delete_all_policies()

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import copy
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -68,16 +67,6 @@ def expected_for(exp: dict[tuple[int, str], e2e.Expect], peers: list[str]) -> Ma
 
 def peers_of(w: World) -> list[str]:
     return [p.id for p in PODS] + [f"ext/{n}" for n in w.externals]
-
-
-@pytest.fixture
-def fresh(e2e_world: World, record_evidence) -> Iterator[World]:
-    """The worker's e2e model with no policy, recording its steps as this test's evidence."""
-    e2e_world.record = record_evidence
-    e2e_world.delete_all_policies()
-    yield e2e_world
-    e2e_world.delete_all_policies()
-    e2e_world.record = None
 
 
 CASES = [c for c in e2e.CASES if "ipBlock" not in "".join(c.policies)]

@@ -159,15 +159,16 @@ WEBHOOKS = {
 def _tune(docs: list[dict[str, Any]]) -> None:
     """Set the audit's flags (AUDIT_FLAGS), replacing any value the manifest gives, and
     the rules of the validating and mutating webhooks (``webhook_rules``)."""
+    rules = webhook_rules()
     for d in docs:
         if d.get("kind") == "Deployment" and d["metadata"]["name"] == gk.AUDIT:
             c = d["spec"]["template"]["spec"]["containers"][0]
             args = [a for a in c.get("args", []) if a.split("=", 1)[0] not in AUDIT_FLAGS]
             c["args"] = args + [f"{k}={v}" for k, v in AUDIT_FLAGS.items()]
         hook = WEBHOOKS.get((d.get("kind", ""), d.get("metadata", {}).get("name", "")))
-        for w in d.get("webhooks") or [] if hook else []:
-            if w.get("name") == hook:
-                w["rules"] = webhook_rules()
+        for w in d.get("webhooks") or []:
+            if hook and w.get("name") == hook:
+                w["rules"] = rules
 
 
 def install_gatekeeper(
