@@ -106,6 +106,22 @@ def test_workload_manifests_carry_the_pod_labels(kind_: str) -> None:
     assert labels["app"] == "x"
 
 
+def _pod_spec(m: dict) -> dict:  # type: ignore[type-arg]
+    if m["kind"] == "Pod":
+        return m["spec"]  # type: ignore[no-any-return]
+    if m["kind"] == "CronJob":
+        return m["spec"]["jobTemplate"]["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+    return m["spec"]["template"]["spec"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("kind_", list(adm.API_VERSIONS))
+def test_admission_pods_are_held_unless_a_test_claims_they_run(kind_: str) -> None:
+    held = _pod_spec(adm.workload_manifest(kind_, "ns", "w", {"app": "x"}, "img:1", "run"))
+    assert held["schedulingGates"] == [{"name": adm.ADMISSION_ONLY_GATE}]
+    started = adm.workload_manifest(kind_, "ns", "w", {"app": "x"}, "img:1", "run", start=True)
+    assert "schedulingGates" not in _pod_spec(started)
+
+
 def test_admission_outcomes() -> None:
     denied = adm.Admission(
         "Pod", "ns", "p", False, [], "[require-networkpolicy] No matching networkpolicy found"

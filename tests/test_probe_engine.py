@@ -28,7 +28,7 @@ from npconform.probe.script import (
     probe_command,
     tools_check,
 )
-from npconform.probe.session import closed_detail, container_state
+from npconform.probe.session import DockerSession, closed_detail, container_state
 
 
 def probes(n: int, proto: str = "TCP") -> list[Probe]:
@@ -463,3 +463,45 @@ def test_a_batch_run_again_sends_its_udp_probes_from_new_source_ports(
     assert len(ports) == 2 and all(len(p) == 3 for p in ports)
     assert not set(ports[0]) & set(ports[1]), f"source ports reused: {ports}"
     eng.close()
+
+
+# ---- the session in a container outside the cluster -----------------------------------
+
+
+def _local(argv: list[str]) -> DockerSession:
+    """A DockerSession whose ``docker exec -i <container> sh`` is a local shell."""
+    return DockerSession(Source("ext/one", docker="npconform-test-ext"), argv)
+
+
+def test_an_external_hosts_batches_share_one_shell() -> None:
+    s = _local(["sh"])
+    try:
+        first = s.run("echo pid=$$; echo NPC 0 0 0.1 0.2", 5)
+        second = s.run("echo pid=$$", 5)
+        assert first.endswith("NPC-END\n") and "NPC 0 0 0.1 0.2" in first
+        assert first.split()[0] == second.split()[0], "a second process served the batch"
+        assert s.alive()
+    finally:
+        s.close()
+    assert not s.alive()
+
+
+def test_an_external_hosts_session_that_ends_says_how() -> None:
+    s = _local(["sh"])
+    with pytest.raises(ProbeError, match=r"closed; stderr: 'gone'; output: 'half'; exit status 3"):
+        s.run("printf half; echo gone >&2; exit 3", 5)
+    s.close()
+
+
+def test_an_external_hosts_batch_that_never_ends_is_an_error() -> None:
+    s = _local(["sh"])
+    t0 = time.monotonic()
+    with pytest.raises(ProbeError, match="did not finish within 1s"):
+        s.run("sleep 5", 1)
+    assert time.monotonic() - t0 < 3
+    s.close()
+
+
+def test_an_external_host_that_cannot_be_reached_is_an_error() -> None:
+    with pytest.raises(ProbeError, match="cannot exec in ext/one"):
+        _local(["/nonexistent/docker"])

@@ -92,13 +92,17 @@ def test_controller_with_policy_runs_pods(
 ) -> None:
     run_id = run_state.options.run_id
     apply_policies(clients, [policy(namespace, "ctl", {"matchLabels": LABELS})], run_id)
-    body = adm.workload_manifest(kind, namespace, kind.lower(), LABELS, probe_image, run_id)
+    body = adm.workload_manifest(
+        kind, namespace, kind.lower(), LABELS, probe_image, run_id, start=True
+    )
     verify.admitted(adm.create_after_sync(clients, body), f"{kind} with policy")
     if kind == "CronJob":
         # Its pods come from Jobs made from its template: make one, as
         # `kubectl create job --from=cronjob/...` does.
         cj = clients.batch().read_namespaced_cron_job(kind.lower(), namespace)
-        job = adm.workload_manifest("Job", namespace, "from-cronjob", LABELS, probe_image, run_id)
+        job = adm.workload_manifest(
+            "Job", namespace, "from-cronjob", LABELS, probe_image, run_id, start=True
+        )
         job["spec"]["template"] = clients.api().sanitize_for_serialization(
             cj.spec.job_template.spec.template
         )

@@ -55,8 +55,9 @@ def play_scenario(make_world: Callable[[str], World]) -> Callable[[Scenario], Pl
 @pytest.fixture(scope="session")
 def e2e_world(run_state: RunState, clients: Clients, worker_id_short: str) -> Iterator[World]:
     """The e2e model (``e2e_model``), built once per worker that runs semantics or
-    generated cases and removed at the end of the session (the generated cases run in the
-    xdist group of half the semantics cases, so they build no world of their own). Each
+    generated cases or the SCTP check, and removed at the end of the session (the
+    generated cases and the SCTP check run in the xdist groups of the semantics cases, so
+    they build no world of their own). Each
     test that uses it starts and ends without policies."""
     yield from e2e_model.build(run_state, clients, worker_id_short)
 

@@ -1,5 +1,5 @@
-"""The e2e model, one world per pytest worker shared by the semantics cases and the
-generated cases: namespaces x, y, z (label ns=<name>) with pods a, b, c (label
+"""The e2e model, one world per pytest worker shared by the semantics cases, the
+generated cases and the SCTP check: namespaces x, y, z (label ns=<name>) with pods a, b, c (label
 pod=<name>), each serving two ports over TCP and UDP, the twin, and on kind two hosts
 outside the cluster (ext/one, ext/two).
 
@@ -19,7 +19,8 @@ from npconform.scenario import externals
 from npconform.scenario.world import PodDef, World
 
 # Under xdist the semantics cases are split over GROUPS groups, and each worker that runs
-# one builds its own model. The generated cases join one of them and use its model.
+# one builds its own model. The generated cases join one of them, the SCTP check another,
+# and use its model.
 GROUPS = 2
 
 

@@ -1,21 +1,28 @@
 """SCTP: NetworkPolicies may name it, but a kernel without SCTP cannot carry it. Such a
-cluster is reported as not testable for SCTP, with the reason; it never passes."""
+cluster is reported as not testable for SCTP, with the reason; it never passes.
+
+The kernel is asked from a pod of the e2e model (``e2e_model``): every pod of a node
+shares its kernel, so the check starts no pod of its own."""
 
 from __future__ import annotations
 
 import pytest
 
-from npconform.scenario.world import PodDef
+from npconform.scenario.world import World
 
-pytestmark = [pytest.mark.traffic, pytest.mark.cluster, pytest.mark.check("NET-SCTP")]
+from .e2e_model import group_name
+
+pytestmark = [
+    pytest.mark.traffic,
+    pytest.mark.cluster,
+    pytest.mark.check("NET-SCTP"),
+    pytest.mark.xdist_group(group_name(0)),
+]
 
 
-def test_sctp(make_world, record_evidence) -> None:
-    w = make_world("sctp")
-    w.namespace("s")
-    w.add_pods([PodDef("s", "probe", {"app": "probe"})])
-    src = w.source("s/probe")
-    out = w.engine.exec(src, "grep -c '^SCTP ' /proc/net/protocols || true")
+def test_sctp(fresh: World, record_evidence) -> None:
+    src = fresh.source("x/a")
+    out = fresh.engine.exec(src, "grep -c '^SCTP ' /proc/net/protocols || true")
     if out.split()[0] == "0":
         reason = "the nodes' kernel has no SCTP support (no SCTP in /proc/net/protocols)"
     else:

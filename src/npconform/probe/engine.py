@@ -1,11 +1,12 @@
 """The batched probe engine: one exec per source pod runs all its probes at once.
 
 All sources are probed concurrently from a bounded pool, each thread with its own API
-client; each source's shell session (:mod:`npconform.probe.session`) is opened once and
-kept, and its probe tools are checked when it opens: a source with the probe program runs
-each batch in it (one process); one without it runs the shell script, and when it lacks
-one of that script's tools it fails at once, naming the tool. What a batch runs and how
-its output reads is :mod:`npconform.probe.script`.
+client; each source's shell session (:mod:`npconform.probe.session`: in a pod, or in a
+container outside the cluster) is opened once and kept, and its probe tools are checked
+when it opens: a source with the probe program runs each batch in it (one process); one
+without it runs the shell script, and when it lacks one of that script's tools it fails
+at once, naming the tool. What a batch runs and how its output reads is
+:mod:`npconform.probe.script`.
 
 The engine knows nothing of pytest or of expectations: it turns a plan into observations.
 """
@@ -15,7 +16,6 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import random
-import subprocess
 import threading
 import time
 import warnings
@@ -45,7 +45,7 @@ from npconform.probe.script import (
     program_command,
     tools_check,
 )
-from npconform.probe.session import PodSession, Shell
+from npconform.probe.session import DockerSession, PodSession, Shell
 
 #: Sessions a batch may use when one breaks (closed by the API server, the kubelet or a
 #: restarted container): the batch only reads, so running it again is safe.
@@ -79,20 +79,21 @@ class ProbeEngine:
         self.udp_wait_factor = udp_wait_factor  # the shell probes'
         self.program_udp_wait_factor = program_udp_wait_factor
         self.workers = workers
-        self._open_shell = shell_factory or self._pod_shell
+        self._open_shell = shell_factory or self._shell
         self._lock = threading.Lock()
         self._next_port: dict[Source, int] = {}
         self._pool: ThreadPoolExecutor | None = None
         self._sessions: dict[Source, Shell] = {}
         self._opening: dict[Source, threading.Lock] = {}
-        self._checked: set[Source] = set()
         self._program: set[Source] = set()  # sources whose container has the probe program
         self._batches = itertools.count(1)
 
-    def _pod_shell(self, src: Source) -> Shell:
+    def _shell(self, src: Source) -> Shell:
+        if src.docker:
+            return DockerSession(src)
         return PodSession(client.CoreV1Api(self.api_factory()), src)
 
-    def _exec_pod(self, src: Source, render: Callable[[], str], timeout: float) -> str:
+    def _exec(self, src: Source, render: Callable[[], str], timeout: float) -> str:
         """Run the script ``render`` gives in the source's shell session (opened once per
         source and kept: an exec costs more than the probes it runs). A session that breaks
         is replaced, up to ``SESSION_ATTEMPTS`` sessions in all, a moment apart; every
@@ -173,25 +174,6 @@ class ProbeEngine:
                 del self._sessions[src]
         session.close()
 
-    def _exec_docker(self, src: Source, render: Callable[[], str], timeout: float) -> str:
-        def run(body: str) -> str:
-            proc = subprocess.run(
-                ["docker", "exec", src.docker, "sh", "-c", body],
-                capture_output=True,
-                text=True,
-                timeout=timeout * self._longest_udp_factor + 20,
-                check=False,
-            )
-            return proc.stdout
-
-        with self._lock:
-            checked = src in self._checked
-        if not checked:
-            self._check_tools(src, run(tools_check()))
-            with self._lock:
-                self._checked.add(src)
-        return run(f"{render()}\necho NPC-END")
-
     def _with_source_ports(self, src: Source, probes: Sequence[Probe]) -> list[Probe]:
         out = []
         with self._lock:
@@ -249,11 +231,7 @@ class ProbeEngine:
                 return program_command(sent, timeout, self.program_udp_wait_factor)
             return batch_script(sent, timeout, self.udp_wait_factor, str(next(self._batches)))
 
-        out = (
-            self._exec_docker(src, render, timeout)
-            if src.docker
-            else self._exec_pod(src, render, timeout)
-        )
+        out = self._exec(src, render, timeout)
         if program:
             obs = parse_program_output(sent, out)
         else:
@@ -294,9 +272,7 @@ class ProbeEngine:
     def exec(self, src: Source, script: str) -> str:
         """Run a script of the caller's in the source's session; its output up to
         ``NPC-END``."""
-        if src.docker:
-            return self._exec_docker(src, lambda: script, self.timeout)
-        return self._exec_pod(src, lambda: script, self.timeout)
+        return self._exec(src, lambda: script, self.timeout)
 
     def close(self) -> None:
         with self._lock:

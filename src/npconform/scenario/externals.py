@@ -9,6 +9,7 @@ Only kind targets have them; nothing here touches any other network.
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from npconform import NAME
@@ -25,20 +26,13 @@ class ExternalHost:
     container: str
     ip: str
 
-    def route(self, pod_ip: str, node_ip: str) -> None:
-        run(
-            [
-                "docker",
-                "exec",
-                self.container,
-                "ip",
-                "route",
-                "replace",
-                f"{pod_ip}/32",
-                "via",
-                node_ip,
-            ]
-        )
+    def route(self, routes: Sequence[tuple[str, str]]) -> None:
+        """A host route to each ``(pod IP, node IP)`` via its node, in one exec."""
+        if routes:
+            run(
+                ["docker", "exec", "-i", self.container, "ip", "-batch", "-"],
+                input="".join(f"route replace {ip}/32 via {node}\n" for ip, node in routes),
+            )
 
 
 def start(run_id: str, owner: str, name: str, image: str, ports: tuple[int, ...]) -> ExternalHost:

@@ -173,10 +173,9 @@ class ScenarioObjects:
         if wait:
             states = wait_pods(self.clients, plans)
             for plan in plans:
-                st = states[plan.id]
-                self.pod_state[self._logical_id(plan.id)] = st
-                for h in self.externals.values():
-                    h.route(st.ip, st.host_ip)
+                self.pod_state[self._logical_id(plan.id)] = states[plan.id]
+            for h in self.externals.values():
+                h.route([(states[p.id].ip, states[p.id].host_ip) for p in plans])
             if services:
                 self.svc_ip.update(
                     {self._logical_id(k): v for k, v in service_ips(self.clients, plans).items()}
@@ -225,8 +224,7 @@ class ScenarioObjects:
     def add_external(self, host: ExternalHost) -> None:
         """A host outside the cluster; it gets a route to every pod of the world."""
         self.externals[host.name] = host
-        for st in self.pod_state.values():
-            host.route(st.ip, st.host_ip)
+        host.route([(st.ip, st.host_ip) for st in self.pod_state.values()])
 
     def add_service(
         self, peer: str, ip: str, labels: Mapping[str, str], ports: Iterable[ContainerPort]
