@@ -505,3 +505,42 @@ def test_an_external_hosts_batch_that_never_ends_is_an_error() -> None:
 def test_an_external_host_that_cannot_be_reached_is_an_error() -> None:
     with pytest.raises(ProbeError, match="cannot exec in ext/one"):
         _local(["/nonexistent/docker"])
+
+
+def test_a_docker_source_runs_every_batch_in_one_kept_session(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import npconform.probe.engine as engine_mod
+
+    opened: list[DockerSession] = []
+
+    def local(src: Source) -> DockerSession:
+        opened.append(DockerSession(src, ["sh"]))
+        return opened[-1]
+
+    monkeypatch.setattr(engine_mod, "DockerSession", local)
+    eng = ProbeEngine(lambda: None)  # type: ignore[arg-type,return-value]
+    src = Source("ext/one", docker="npconform-test-ext")
+    try:
+        first = eng.exec(src, "echo pid=$$")
+        second = eng.exec(src, "echo pid=$$")
+    finally:
+        eng.close()
+    assert len(opened) == 1, "a second session was opened"
+    assert first.split()[0] == second.split()[0] and first.startswith("pid=")
+
+
+def test_an_external_hosts_stderr_never_stalls_its_batch() -> None:
+    s = _local(["sh"])
+    try:
+        out = s.run("head -c 300000 /dev/zero | tr '\\0' e >&2; echo done", 10)
+        assert out.startswith("done")
+    finally:
+        s.close()
+
+
+def test_a_closed_external_session_is_a_probe_error() -> None:
+    s = _local(["sh"])
+    s.close()
+    with pytest.raises(ProbeError, match="is closed"):
+        s.run("echo hi", 5)

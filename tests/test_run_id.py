@@ -114,8 +114,8 @@ def data_scenarios() -> list[Scenario]:
 
 # The logical namespaces the scenarios create. Spelled out: those of the data scenarios
 # (suites/traffic/scenarios.py: tenant-a, tenant-b, ingress, outside, shop, x, y; checked
-# above), "open"/"closed" in test_dns.py, "s" in test_sctp.py, "x", "y", "z" in
-# the e2e model of test_semantics.py and test_generated.py (suites/traffic/e2e_model.py).
+# above), "open"/"closed" in test_dns.py, "x", "y", "z" in the e2e model of
+# test_semantics.py, test_generated.py and test_sctp.py (suites/traffic/e2e_model.py).
 LOGICAL_NAMESPACES = (
     "tenant-a",
     "tenant-b",
@@ -124,7 +124,6 @@ LOGICAL_NAMESPACES = (
     "shop",
     "open",
     "closed",
-    "s",
     "x",
     "y",
     "z",

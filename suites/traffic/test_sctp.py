@@ -2,7 +2,9 @@
 cluster is reported as not testable for SCTP, with the reason; it never passes.
 
 The kernel is asked from a pod of the e2e model (``e2e_model``): every pod of a node
-shares its kernel, so the check starts no pod of its own."""
+shares its kernel, so in a whole run the check starts no pod of its own. Run alone (``-k
+sctp``), it builds the e2e model for it, and a failure to build it is an error of the
+check (INCOMPLETE), not "not testable"."""
 
 from __future__ import annotations
 

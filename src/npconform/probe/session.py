@@ -134,47 +134,69 @@ class DockerSession:
             return self._run(script, timeout)
 
     def _run(self, script: str, timeout: float) -> str:
-        assert self.proc.stdin and self.proc.stdout and self.proc.stderr
-        marker = f"NPC-END-{next(self._ids)}"
+        proc = self.proc
+        assert proc.stdin and proc.stdout and proc.stderr
+        if proc.stdin.closed or proc.poll() is not None:
+            raise ProbeError(f"exec session in {self.src.id} is closed")
+        marker = f"NPC-END-{next(self._ids)}".encode()
+        self._err = b""
         try:
-            self.proc.stdin.write(f"{script}\necho {marker}\n".encode())
-            self.proc.stdin.flush()
-        except OSError as e:
-            raise ProbeError(f"exec session in {self.src.id} broke: {e}") from None
+            proc.stdin.write(script.encode() + b"\necho " + marker + b"\n")
+            proc.stdin.flush()
+        except (OSError, ValueError) as e:
+            raise ProbeError(
+                f"exec session in {self.src.id} broke: {e}; " + self._ended("")
+            ) from None
         deadline = time.monotonic() + timeout
         out = b""
         with selectors.DefaultSelector() as sel:
-            sel.register(self.proc.stdout, selectors.EVENT_READ)
-            sel.register(self.proc.stderr, selectors.EVENT_READ)
+            sel.register(proc.stdout, selectors.EVENT_READ)
+            sel.register(proc.stderr, selectors.EVENT_READ)
             while time.monotonic() < deadline:
                 for key, _ in sel.select(min(1.0, max(0.0, deadline - time.monotonic()))):
                     chunk = os.read(key.fd, 65536)
-                    if key.fileobj is self.proc.stderr:
+                    if not chunk:
+                        sel.unregister(key.fileobj)
+                    elif key.fileobj is proc.stderr:
                         self._err = (self._err + chunk)[-4096:]
                     else:
                         out += chunk
-                    if not chunk:
-                        sel.unregister(key.fileobj)
-                text = out.decode(errors="replace")
-                if marker in text:
-                    return text.replace(marker, "NPC-END")
+                if marker in out:
+                    return out.decode(errors="replace").replace(marker.decode(), "NPC-END")
                 if not sel.get_map():  # both pipes closed: the shell ended
-                    code = self.proc.wait()
                     raise ProbeError(
                         f"exec session in {self.src.id} closed; "
-                        + closed_detail(text, self._err.decode(errors="replace"), "")
-                        + f"; exit status {code}"
+                        + self._ended(out.decode(errors="replace"))
                     )
         raise ProbeError(f"probe batch in {self.src.id} did not finish within {timeout:.0f}s")
 
+    def _ended(self, out: str) -> str:
+        """How the session's process ended: its stderr (what is left of it read now),
+        its output and its exit status."""
+        try:
+            code: int | str = self.proc.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            code = "none (still running)"
+        stderr = self.proc.stderr
+        if stderr is not None and not stderr.closed:
+            with contextlib.suppress(OSError, ValueError):
+                os.set_blocking(stderr.fileno(), False)
+                self._err = (self._err + (stderr.read() or b""))[-4096:]
+        return closed_detail(out, self._err.decode(errors="replace"), "") + f"; exit status {code}"
+
     def close(self) -> None:
         with self._lock:
-            for f in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
-                with contextlib.suppress(Exception):  # closing a broken pipe
-                    f.close()  # type: ignore[union-attr]
-            if self.proc.poll() is None:
+            if self.proc.stdin is not None:
+                with contextlib.suppress(OSError, ValueError):  # a broken pipe
+                    self.proc.stdin.close()  # the shell's end of input: it exits
+            try:
+                self.proc.wait(timeout=1)
+            except subprocess.TimeoutExpired:
                 self.proc.kill()
-            self.proc.wait()
+                self.proc.wait()
+            for f in (self.proc.stdout, self.proc.stderr):
+                with contextlib.suppress(OSError, ValueError):
+                    f.close()  # type: ignore[union-attr]
 
 
 def closed_detail(out: str, err: str, status: str) -> str:

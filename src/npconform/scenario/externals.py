@@ -18,6 +18,8 @@ from npconform.cluster.workload import serve_all_command
 from npconform.proc import CommandError, run
 
 LABEL = f"{NAME}.io/run"
+#: Reads "<pod IP>/32 <node IP>" lines and adds each route; the first failure ends it.
+ROUTE_LOOP = 'while read -r dst via; do ip route replace "$dst" via "$via" || exit 1; done'
 
 
 @dataclass
@@ -27,11 +29,13 @@ class ExternalHost:
     ip: str
 
     def route(self, routes: Sequence[tuple[str, str]]) -> None:
-        """A host route to each ``(pod IP, node IP)`` via its node, in one exec."""
+        """A host route to each ``(pod IP, node IP)`` via its node, in one exec (a shell
+        loop, so that busybox's ``ip`` does as well as iproute2's); the first that fails
+        stops it with an error."""
         if routes:
             run(
-                ["docker", "exec", "-i", self.container, "ip", "-batch", "-"],
-                input="".join(f"route replace {ip}/32 via {node}\n" for ip, node in routes),
+                ["docker", "exec", "-i", self.container, "sh", "-c", ROUTE_LOOP],
+                input="".join(f"{ip}/32 {node}\n" for ip, node in routes),
             )
 
 
