@@ -203,3 +203,65 @@ def test_a_policy_that_failed_to_apply_is_still_deleted_with_the_rest(
     w.delete_all_policies()
     assert deleted == [(w.real_ns("x"), "p"), (w.real_ns("x"), "q")]
     assert w.policies == {}
+
+
+def _stepped(w: World, expected: Matrix) -> None:
+    from types import SimpleNamespace
+
+    w.results.append(SimpleNamespace(outcome=SimpleNamespace(expected=expected)))  # type: ignore[arg-type]
+
+
+def test_reopen_waits_for_the_blocked_cells_of_the_steps_since_the_last_call(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from npconform.model.matrix import Readings
+    from npconform.probe.converge import Outcome
+    from npconform.scenario import world as world_mod
+
+    w = world()
+    w.pods = {p.id: p for p in (PodDef("x", "a"), PodDef("y", "b"))}
+    a_b, b_a = Cell("x/a", "y/b", 8080, "TCP"), Cell("y/b", "x/a", 8080, "TCP")
+    twin = Cell(TWIN, "x/a", 8080, "TCP")
+    _stepped(w, Matrix({a_b: False, b_a: True, twin: True}))
+    asked: list[Matrix] = []
+
+    def converge(engine, probes, expected, deadline, confirm, blocking):  # type: ignore[no-untyped-def]
+        asked.append(expected)
+        assert confirm is False and set(probes) == set(expected)
+        return Outcome(expected, Readings(dict.fromkeys(expected, "connected")), 0.1, 1)
+
+    monkeypatch.setattr(world_mod, "converge", converge)
+    monkeypatch.setattr(w, "probes_for", lambda m: dict.fromkeys(m))
+    w.reopen()
+    w.reopen()  # no step since: nothing to see
+    assert [dict(m.items()) for m in asked] == [{a_b: True}]
+
+
+def test_a_cell_still_blocked_after_every_policy_is_deleted_is_an_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from npconform.model.matrix import Readings
+    from npconform.probe.converge import Outcome
+    from npconform.scenario import world as world_mod
+
+    w = world()
+    w.pods = {p.id: p for p in (PodDef("x", "a"), PodDef("y", "b"))}
+    a_b = Cell("x/a", "y/b", 8080, "TCP")
+    _stepped(w, Matrix({a_b: False}))
+    monkeypatch.setattr(
+        world_mod,
+        "converge",
+        lambda engine, probes, expected, **kw: Outcome(expected, Readings({a_b: "timeout"}), 30, 9),
+    )
+    monkeypatch.setattr(w, "probes_for", lambda m: dict.fromkeys(m))
+    with pytest.raises(RuntimeError, match=r"1 cell\(s\) still timeout 30s after every policy"):
+        w.reopen()
+
+
+def test_reopen_with_policies_in_force_is_a_scenario_error() -> None:
+    from npconform.scenario.world import ScenarioError
+
+    w = world()
+    w.policies[("x", "deny")] = {"metadata": {"namespace": "x", "name": "deny"}}
+    with pytest.raises(ScenarioError, match="reopen with policies in force"):
+        w.reopen()
