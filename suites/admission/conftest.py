@@ -35,8 +35,12 @@ class Constraint:
 
 @pytest.fixture(scope="session")
 def constraint(run_state: RunState, clients: Clients) -> Constraint:
-    """The require-networkpolicy constraint, found by its kind under either name."""
-    c = capabilities.find_constraint(clients)
+    """The require-networkpolicy constraint, found by its kind under either name. Read
+    under the shared constraint lock: this session fixture is set up before the test's
+    own lock is taken, and a worker must never take for its whole session the mode that
+    another worker's mode test has switched to for a moment."""
+    with run_state.constraint_lock(False):
+        c = capabilities.find_constraint(clients)
     if c is None:
         pytest.fail(
             "the require-networkpolicy safeguard is absent: no K8sRequireNetworkPolicy constraint "
@@ -55,9 +59,16 @@ def constraint(run_state: RunState, clients: Clients) -> Constraint:
 
 
 @pytest.fixture(scope="session")
-def enforcing(clients: Clients, constraint: Constraint) -> Constraint:
+def enforcing(run_state: RunState, clients: Clients, constraint: Constraint) -> Constraint:
     """Before any admission verdict is trusted: the webhook is registered and every
-    Gatekeeper webhook pod runs the constraint's current generation."""
+    Gatekeeper webhook pod runs the constraint's current generation (checked under the
+    shared constraint lock, like ``constraint``)."""
+    with run_state.constraint_lock(False):
+        _check_enforcing(clients, constraint)
+    return constraint
+
+
+def _check_enforcing(clients: Clients, constraint: Constraint) -> None:
     registered, failure_policy = capabilities.webhook(clients)
     if not registered:
         pytest.fail(
@@ -90,7 +101,6 @@ def enforcing(clients: Clients, constraint: Constraint) -> Constraint:
         pytest.fail(
             f"constraint {constraint.name} is not enforced by every webhook pod: {e}", pytrace=False
         )
-    return constraint
 
 
 @pytest.fixture(scope="session")
