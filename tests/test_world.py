@@ -211,7 +211,7 @@ def _stepped(w: World, expected: Matrix) -> None:
     w.results.append(SimpleNamespace(outcome=SimpleNamespace(expected=expected)))  # type: ignore[arg-type]
 
 
-def test_reopen_waits_for_the_blocked_cells_of_the_steps_since_the_last_call(
+def test_clearing_waits_for_the_blocked_cells_of_the_steps_since_the_last_call(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     from npconform.model.matrix import Readings
@@ -232,8 +232,14 @@ def test_reopen_waits_for_the_blocked_cells_of_the_steps_since_the_last_call(
 
     monkeypatch.setattr(world_mod, "converge", converge)
     monkeypatch.setattr(w, "probes_for", lambda m: dict.fromkeys(m))
-    w.reopen()
-    w.reopen()  # no step since: nothing to see
+    w.policies[("x", "deny")] = {"metadata": {"namespace": "x", "name": "deny"}}
+    deleted: list[tuple[str, str]] = []
+    monkeypatch.setattr(
+        w, "delete", lambda ns, name: (deleted.append((ns, name)), w.policies.pop((ns, name)))
+    )
+    w.clear_policies()
+    w.clear_policies()  # no step since: nothing to see
+    assert deleted == [("x", "deny")] and not w.policies
     assert [dict(m.items()) for m in asked] == [{a_b: True}]
 
 
@@ -255,13 +261,4 @@ def test_a_cell_still_blocked_after_every_policy_is_deleted_is_an_error(
     )
     monkeypatch.setattr(w, "probes_for", lambda m: dict.fromkeys(m))
     with pytest.raises(RuntimeError, match=r"1 cell\(s\) still timeout 30s after every policy"):
-        w.reopen()
-
-
-def test_reopen_with_policies_in_force_is_a_scenario_error() -> None:
-    from npconform.scenario.world import ScenarioError
-
-    w = world()
-    w.policies[("x", "deny")] = {"metadata": {"namespace": "x", "name": "deny"}}
-    with pytest.raises(ScenarioError, match="reopen with policies in force"):
-        w.reopen()
+        w.clear_policies()

@@ -66,12 +66,10 @@ def e2e_world(run_state: RunState, clients: Clients, worker_id_short: str) -> It
 def fresh(e2e_world: World, record_evidence: Callable[[str, Any], None]) -> Iterator[World]:
     """The worker's e2e model with no policy, recording its steps as this test's evidence;
     every policy the test applied (a half-applied set included) is deleted after it, and
-    the cells its steps expected blocked are seen open again (``World.reopen``) before
-    the next test applies its own."""
+    the cells its steps expected blocked are seen open again (``World.clear_policies``)
+    before the next test applies its own."""
     e2e_world.record = record_evidence
-    e2e_world.delete_all_policies()
-    e2e_world.reopen()
+    e2e_world.clear_policies()
     yield e2e_world
     e2e_world.record = None
-    e2e_world.delete_all_policies()
-    e2e_world.reopen()
+    e2e_world.clear_policies()

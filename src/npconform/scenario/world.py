@@ -65,7 +65,7 @@ class World(ScenarioObjects):
         self.engine = ProbeEngine(clients.api, timeout=state.options.probe_timeout)
         self.blocking = REJECT if state.options.deny_response == "reject" else DROP
         self.results: list[StepResult] = []
-        self._reopened = 0  # steps whose blocked cells were seen open again (reopen)
+        self._reopened = 0  # steps whose blocked cells were seen open again (clear_policies)
 
     # -- the twin --------------------------------------------------------------------------
 
@@ -263,22 +263,22 @@ class World(ScenarioObjects):
 
     # -- between tests in a shared world ---------------------------------------------------
 
-    def reopen(self, deadline: float = 30.0) -> None:
-        """With every policy deleted: probe the cells that the steps taken since the last
-        call expected blocked until each connects again (bounded), so that the next test
-        never starts from a block the dataplane still enforces. Such a stale block can
-        agree with the next step's expectation before that step's policies take effect,
-        and read as a flapping cell once it lifts. Not evidence of anything; a cell still
-        blocked at the deadline is an error naming it (the CNI kept enforcing a deleted
-        policy)."""
-        if any(ns != TWIN_NS for ns, _ in self.policies):
-            raise ScenarioError(f"scenario {self.scenario!r}: reopen with policies in force")
+    def clear_policies(self, deadline: float = 30.0) -> None:
+        """Delete every policy of the world's own (``delete_all_policies``), then probe the
+        cells that the steps taken since the last call expected blocked until each
+        connects again (bounded), so that the next test never starts from a block the
+        dataplane still enforces. Such a stale block can agree with the next step's
+        expectation before that step's policies take effect, and read as a flapping cell
+        once it lifts. Not evidence of anything; a cell still blocked at the deadline is an
+        error naming it (the CNI kept enforcing a deleted policy)."""
+        self.delete_all_policies()
         steps, self._reopened = self.results[self._reopened :], len(self.results)
+        sources = {*self.pods, *(f"ext/{n}" for n in self.externals)}
         blocked = {
             c
             for r in steps
             for c, want in r.outcome.expected.items()
-            if want is False and c.src in self.pod_ids_and_externals
+            if want is False and c.src in sources
         }
         if not blocked:
             return
@@ -298,10 +298,6 @@ class World(ScenarioObjects):
                 f"{outcome.observed.get(c)} {deadline:.0f}s after every policy was deleted, "
                 f"e.g. {c}"
             )
-
-    @property
-    def pod_ids_and_externals(self) -> set[str]:
-        return {*self.pods, *(f"ext/{n}" for n in self.externals)}
 
     # -- teardown ------------------------------------------------------------------------
 
