@@ -13,14 +13,18 @@ from typing import Any
 import pytest
 
 from npconform.cli import main
+from npconform.gatekeeper.coverage import settle
 from npconform.model.coverage import (
     COVERED,
     EXEMPT,
+    LIVE_ANSWER,
     TERMINATING,
     UNDETERMINED,
     UNPROTECTED,
     PlatformRule,
     Snapshot,
+    basis,
+    changed_inputs,
     compute,
     name_matches,
     platform_rule,
@@ -621,3 +625,140 @@ def test_roles_in_a_terminating_namespace_switch_nothing_off(
 
     assert subjects(False) == ["ServiceAccount tenant-a/ci"]
     assert subjects(True) == []
+
+
+# -- a disagreement re-examined when what decides it changed during the survey -------------
+
+
+class Cluster:
+    """A fake cluster for :func:`settle`: ``doc`` is its state now; a dry run is answered
+    from that state (a policy now selecting the probe Pod lets it in)."""
+
+    def __init__(self, doc: dict[str, Any]) -> None:
+        self.doc = doc
+        self.reads = 0
+        self.probed: list[str] = []
+        self.broken = False  # the constraint ignores every Pod
+
+    def read(self) -> Snapshot:
+        self.reads += 1
+        return Snapshot.from_json(copy.deepcopy(self.doc))
+
+    def answer(self, ns: str, labels: dict[str, str]) -> str:
+        now = {r.namespace: r for r in compute(Snapshot.from_json(self.doc)).rows}
+        if ns not in now:
+            return "namespace deleted meanwhile"
+        sels = [parse_selector(p["podSelector"]) for p in self.doc["policies"].get(ns, [])]
+        if self.broken or now[ns].status != COVERED or any(s.matches(labels) for s in sels):
+            return "admitted"
+        return LIVE_ANSWER[now[ns].action]
+
+    def probe(self, cov: Any, snap: Snapshot) -> None:
+        for r in cov.rows:
+            if r.probe_labels is not None:
+                self.probed.append(r.namespace)
+                r.live = self.answer(r.namespace, r.probe_labels)
+
+
+def surveyed(c: Cluster) -> tuple[Snapshot, Any]:
+    snap = c.read()
+    cov = compute(snap)
+    c.probe(cov, snap)
+    return snap, cov
+
+
+def test_a_policy_created_during_the_survey_is_re_examined_not_a_disagreement() -> None:
+    c = Cluster(welkin())
+    with_ns(c.doc, "tenant-c")
+    snap = c.read()
+    cov = compute(snap)
+    # someone else's policy lands between the snapshot and the dry run
+    c.doc["policies"]["tenant-c"] = [{"name": "web", "podSelector": {}}]
+    c.probe(cov, snap)
+    row = next(r for r in cov.rows if r.namespace == "tenant-c")
+    assert row.agrees is False  # what the check would have reported
+    settle(cov, snap, c.read, compute, c.probe)
+    row = next(r for r in cov.rows if r.namespace == "tenant-c")
+    assert not cov.disagreeing and row.catch_all == "web" and row.agrees is None
+    assert row.notes[-1] == (
+        "re-examined: its NetworkPolicies changed after the snapshot it was first computed from"
+    )
+
+    # a selective policy: the new probe Pod escapes it, and the answer agrees
+    def preferring(s: Snapshot) -> Any:
+        return compute(s, prefer={"probe": "1"})
+
+    c = Cluster(welkin())
+    with_ns(c.doc, "tenant-c")
+    snap = c.read()
+    cov = preferring(snap)
+    c.doc["policies"]["tenant-c"] = [
+        {
+            "name": "web",
+            "podSelector": {"matchExpressions": [{"key": "probe", "operator": "Exists"}]},
+        }
+    ]
+    c.probe(cov, snap)
+    assert [r.namespace for r in cov.disagreeing] == ["tenant-c"]
+    settle(cov, snap, c.read, preferring, c.probe)
+    row = next(r for r in cov.rows if r.namespace == "tenant-c")
+    assert row.agrees is True and c.probed.count("tenant-c") == 2 and cov.verdict != "FAIL"
+
+
+def test_a_disagreement_whose_inputs_did_not_change_stands() -> None:
+    c = Cluster(welkin())
+    c.broken = True
+    snap, cov = surveyed(c)
+    before = [r.namespace for r in cov.disagreeing]
+    assert before and cov.verdict == "FAIL"
+    # the audit rewrote the constraint's status meanwhile: not what decides a row
+    c.doc["constraints"][0]["status"] = {"totalViolations": 3}
+    c.doc["constraints"][0]["metadata"]["resourceVersion"] = "2"
+    settle(cov, snap, c.read, compute, c.probe)
+    assert [r.namespace for r in cov.disagreeing] == before and c.reads == 2
+    assert cov.verdict == "FAIL" and all("re-examined" not in " ".join(r.notes) for r in cov.rows)
+
+
+def test_inputs_that_keep_changing_leave_the_row_undetermined() -> None:
+    c = Cluster(welkin())
+    c.broken = True
+    snap, cov = surveyed(c)
+    before = {r.namespace for r in cov.disagreeing}
+
+    def read() -> Snapshot:
+        c.doc["namespaces"][2]["labels"]["round"] = str(c.reads)
+        return c.read()
+
+    settle(cov, snap, read, compute, c.probe, rounds=2)
+    row = next(r for r in cov.rows if r.namespace == "tenant-a")
+    assert before == {"tenant-a"} and row.live == (
+        "not determined: its namespace (labels, deletion) changed during each of 2 "
+        "re-examination(s)"
+    )
+    assert row in cov.undetermined and row not in cov.disagreeing
+    assert c.reads == 4  # the snapshot, then one read per round and the last one
+
+
+def test_a_namespace_deleted_during_the_survey_is_not_a_disagreement() -> None:
+    c = Cluster(welkin())
+    c.broken = True
+    snap, cov = surveyed(c)
+    c.broken = False
+    gone = cov.disagreeing[0].namespace
+    c.doc["namespaces"] = [n for n in c.doc["namespaces"] if n["name"] != gone]
+    settle(cov, snap, c.read, compute, c.probe)
+    row = next(r for r in cov.rows if r.namespace == gone)
+    assert row.live == "namespace deleted meanwhile" and row.agrees is None
+
+
+def test_the_basis_of_a_row() -> None:
+    a = Snapshot.from_json(welkin())
+    doc = welkin()
+    doc["config"]["metadata"]["resourceVersion"] = "9"
+    doc["policies"]["tenant-b"].append({"name": "more", "podSelector": {}})
+    b = Snapshot.from_json(doc)
+    assert changed_inputs(a, b, "tenant-a") == []
+    assert changed_inputs(a, b, "tenant-b") == ["NetworkPolicies"]
+    doc["constraints"][0]["spec"]["enforcementAction"] = "deny"
+    assert changed_inputs(a, Snapshot.from_json(doc), "tenant-a") == ["constraints"]
+    assert basis(a, "absent")["namespace"] is None

@@ -338,3 +338,27 @@ def test_a_tenant_named_platform_is_not_the_platform() -> None:
     assert iso.tenants == ["alpha", "platform (tenant)"]
     fails = sorted(f.subject for f in iso.findings if f.severity == "FAIL")
     assert fails == ["alpha/a (tenant alpha)", "platform/p (tenant platform (tenant))"]
+
+
+def test_why_a_twin_ended_is_kept_before_it_is_deleted() -> None:
+    pod = {
+        "status": {
+            "phase": "Failed",
+            "reason": "DeadlineExceeded",
+            "message": "Pod was active on the node longer than the specified deadline",
+            "containerStatuses": [
+                {"name": "other", "state": {"terminated": {"exitCode": 0}}},
+                {
+                    "name": twins.CONTAINER,
+                    "state": {"terminated": {"exitCode": 137, "reason": "OOMKilled"}},
+                },
+            ],
+        }
+    }
+    got = twins.ending(pod, "NPC-ROUND 1\nt 0 ok\n\nsh: nc: not found\n")
+    assert got == (
+        "; reason DeadlineExceeded; message Pod was active on the node longer than the "
+        "specified deadline; exit code 137 (OOMKilled); log ends t 0 ok | sh: nc: not found"
+    )
+    assert twins.ending({"status": {}}, "") == ""
+    assert len(twins.ending(pod, "x" * 2000)) == 400

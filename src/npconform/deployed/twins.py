@@ -30,14 +30,14 @@ from __future__ import annotations
 import secrets
 import shlex
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
-from npconform.cluster.client import Clients
+from npconform.cluster.client import Clients, to_dict
 from npconform.cluster.workload import MANAGED_LABEL, RUN_LABEL, restricted_security
 from npconform.model.isolation import Isolation
 from npconform.model.matrix import CONNECTED, REFUSED, TIMEOUT, Cell, Matrix, render_comparison
@@ -448,7 +448,9 @@ def run(
                 if _settled(tw, iso, plan.reject):
                     tw.done = "two consecutive rounds agree"
                 elif phase in ("Succeeded", "Failed"):
-                    tw.done = f"twin ended ({phase}) after {len(tw.rounds)} round(s)"
+                    tw.done = f"twin ended ({phase}) after {len(tw.rounds)} round(s)" + ending(
+                        to_dict(pod), log
+                    )
                 if tw.done:
                     pending.remove(tw)
                     _delete_pod(core, tw)
@@ -457,6 +459,27 @@ def run(
     finally:
         cleanup(clients, plan.run_id, [(t.namespace, t.name) for t in plan.twins])
     return _compare(iso, plan, live, engine, refused, repeat, time.monotonic() - started)
+
+
+def ending(pod: Mapping[str, Any], log: str, lines: int = 3) -> str:
+    """Why a twin ended, as the pod tells it: its reason, the probe container's exit and
+    the last lines of its log (the twin is deleted at once, and its log with it)."""
+    status = pod.get("status") or {}
+    parts = [f"{k} {status[k]}" for k in ("reason", "message") if status.get(k)]
+    for c in status.get("containerStatuses") or []:
+        if c.get("name") != CONTAINER:
+            continue
+        done = (c.get("state") or {}).get("terminated") or {}
+        if done:
+            parts.append(
+                f"exit code {done.get('exitCode')}"
+                + (f" ({done['reason']})" if done.get("reason") else "")
+                + (f": {done['message'].strip()}" if done.get("message") else "")
+            )
+    tail = [ln.strip() for ln in log.strip().splitlines()[-lines:] if ln.strip()]
+    if tail:
+        parts.append("log ends " + " | ".join(tail))
+    return ("; " + "; ".join(parts))[:400] if parts else ""
 
 
 def _settled(tw: Twin, iso: Isolation, reject: bool) -> bool:

@@ -23,7 +23,14 @@ from npconform.cluster.workload import MANAGED_LABEL, NO_POLICY_MESSAGE
 from npconform.gatekeeper import admission as adm
 from npconform.gatekeeper import install as gkinstall
 from npconform.gatekeeper import names as gk
-from npconform.model.coverage import Coverage, PlatformRule, Row, Snapshot, compute
+from npconform.model.coverage import (
+    Coverage,
+    PlatformRule,
+    Row,
+    Snapshot,
+    changed_inputs,
+    compute,
+)
 
 PAGE = 500
 Progress = Callable[[str, int], None]
@@ -241,6 +248,58 @@ def probe_live(
     cov.live = True
 
 
+#: How often a disagreeing namespace is re-examined when what decides it keeps changing.
+SETTLE_ROUNDS = 3
+
+
+def settle(
+    cov: Coverage,
+    snap: Snapshot,
+    read: Callable[[], Snapshot],
+    recompute: Callable[[Snapshot], Coverage],
+    probe: Callable[[Coverage, Snapshot], None],
+    rounds: int = SETTLE_ROUNDS,
+) -> None:
+    """Re-examine the rows whose dry run disagrees with what was computed, when what
+    decides them changed after the snapshot they were computed from (a NetworkPolicy, the
+    namespace's labels, the constraint, the webhook or the Config, created or changed by
+    someone else while the survey ran). Such a row is computed again from a new snapshot
+    and dry-run again; a disagreement whose inputs did not change stands. A row whose
+    inputs changed at each of ``rounds`` re-examinations is left not determined."""
+    basis = {r.namespace: snap for r in cov.disagreeing}
+    for attempt in range(rounds + 1):
+        if not basis:
+            return
+        fresh = read()
+        changed = {ns: what for ns in basis if (what := changed_inputs(basis[ns], fresh, ns))}
+        if not changed:
+            return
+        at = {r.namespace: i for i, r in enumerate(cov.rows)}
+        if attempt == rounds:
+            for ns, what in changed.items():
+                row = cov.rows[at[ns]]
+                row.live = (
+                    f"not determined: its {', '.join(what)} changed during each of "
+                    f"{rounds} re-examination(s)"
+                )
+            return
+        redo = recompute(fresh)
+        redo.rows = [r for r in redo.rows if r.namespace in changed]
+        probe(redo, fresh)
+        basis = {}
+        for ns in changed.keys() - {r.namespace for r in redo.rows}:
+            gone = cov.rows[at[ns]]
+            gone.live, gone.expected = "namespace deleted meanwhile", ""
+        for row in redo.rows:
+            row.notes.append(
+                f"re-examined: its {', '.join(changed[row.namespace])} changed after the "
+                "snapshot it was first computed from"
+            )
+            cov.rows[at[row.namespace]] = row
+            if row.agrees is False:
+                basis[row.namespace] = fresh
+
+
 def constraint_names(snap: Snapshot) -> list[str]:
     return [str(kube.dig(c, "metadata", "name")) for c in snap.constraints or []]
 
@@ -256,8 +315,16 @@ def survey(
     budget: float = 120.0,
 ) -> tuple[Snapshot, Coverage]:
     """Read, compute and (``live``) prove every namespace's coverage."""
+
+    def recompute(s: Snapshot) -> Coverage:
+        return compute(s, rule, skip=skip, prefer=preferred_labels(run_id))
+
+    def probe(c: Coverage, s: Snapshot) -> None:
+        probe_live(clients, c, constraint_names(s), image, run_id, budget=budget)
+
     snap = read_snapshot(clients, progress)
-    cov = compute(snap, rule, skip=skip, prefer=preferred_labels(run_id))
+    cov = recompute(snap)
     if live:
-        probe_live(clients, cov, constraint_names(snap), image, run_id, budget=budget)
+        probe(cov, snap)
+        settle(cov, snap, lambda: read_snapshot(clients), recompute, probe)
     return snap, cov

@@ -217,6 +217,46 @@ class Coverage:
         }
 
 
+def basis(snap: Snapshot, namespace: str) -> dict[str, Any]:
+    """What one namespace's row is computed from (its pods aside, which only count): two
+    snapshots with the same basis give the same row and the same probe Pod. The
+    constraints' and the Config's status and metadata, which Gatekeeper rewrites on its
+    own (the audit's counts), are left out."""
+    entry = next((n for n in snap.namespaces if n.get("name") == namespace), None)
+    return {
+        "namespace": entry,
+        "policies": sorted((snap.policies.get(namespace) or []), key=lambda p: str(p.get("name"))),
+        "webhook": snap.webhook,
+        "config": None if snap.config is None else snap.config.get("spec"),
+        "constraints": None
+        if snap.constraints is None
+        else sorted(
+            ((str((c.get("metadata") or {}).get("name")), c.get("spec")) for c in snap.constraints),
+            key=lambda t: t[0],
+        ),
+        "exempt_flags": snap.exempt_flags,
+        "missing": sorted(snap.missing),
+    }
+
+
+#: The parts of a basis, in words.
+BASIS_WORDS = {
+    "namespace": "namespace (labels, deletion)",
+    "policies": "NetworkPolicies",
+    "webhook": "webhook",
+    "config": "Gatekeeper Config",
+    "constraints": "constraints",
+    "exempt_flags": "Gatekeeper's exempt-namespace flags",
+    "missing": "permitted reads",
+}
+
+
+def changed_inputs(old: Snapshot, new: Snapshot, namespace: str) -> list[str]:
+    """Which parts of ``namespace``'s basis differ between two snapshots, in words."""
+    a, b = basis(old, namespace), basis(new, namespace)
+    return [BASIS_WORDS[k] for k in a if a[k] != b[k]]
+
+
 # -- selectors ----------------------------------------------------------------------------
 
 
