@@ -762,3 +762,48 @@ def test_the_basis_of_a_row() -> None:
     doc["constraints"][0]["spec"]["enforcementAction"] = "deny"
     assert changed_inputs(a, Snapshot.from_json(doc), "tenant-a") == ["constraints"]
     assert basis(a, "absent")["namespace"] is None
+
+
+def test_a_disagreement_that_survives_its_re_examination_fails() -> None:
+    c = Cluster(welkin())
+    c.broken = True
+    snap, cov = surveyed(c)
+    c.doc["namespaces"][2]["labels"]["team"] = "a"  # changed once, the fault stays
+    settle(cov, snap, c.read, compute, c.probe)
+    row = next(r for r in cov.rows if r.namespace == "tenant-a")
+    assert row.agrees is False and cov.verdict == "FAIL" and "re-examined" in row.notes[-1]
+    assert c.reads == 3  # the snapshot, the re-read, and one more that found no change
+
+
+def test_namespaces_not_listed_again_leave_the_row_not_determined() -> None:
+    c = Cluster(welkin())
+    c.broken = True
+    snap, cov = surveyed(c)
+    c.doc["missing"] = ["namespaces"]
+    settle(cov, snap, c.read, compute, c.probe)
+    row = next(r for r in cov.rows if r.namespace == "tenant-a")
+    assert row.live == "not determined: the namespaces could not be read again"
+    assert row.expected and row in cov.undetermined and cov.verdict != "PASS"
+
+
+def test_a_read_that_fails_leaves_the_disagreements_standing() -> None:
+    from kubernetes.client.exceptions import ApiException
+
+    c = Cluster(welkin())
+    c.broken = True
+    snap, cov = surveyed(c)
+
+    def read() -> Snapshot:
+        raise ApiException(status=503, reason="Service Unavailable")
+
+    settle(cov, snap, read, compute, c.probe)
+    assert [r.namespace for r in cov.disagreeing] == ["tenant-a"] and cov.verdict == "FAIL"
+
+
+def test_a_rotated_webhook_certificate_is_not_a_change() -> None:
+    a = Snapshot.from_json(welkin())
+    doc = welkin()
+    doc["webhook"]["clientConfig"] = {"caBundle": "bmV3"}
+    assert changed_inputs(a, Snapshot.from_json(doc), "tenant-a") == []
+    doc["webhook"]["matchConditions"] = [{"name": "skip", "expression": "false"}]
+    assert changed_inputs(a, Snapshot.from_json(doc), "tenant-a") == ["webhook"]

@@ -270,7 +270,10 @@ def settle(
     for attempt in range(rounds + 1):
         if not basis:
             return
-        fresh = read()
+        try:
+            fresh = read()
+        except ApiException:
+            return  # not read again: the disagreements stand
         changed = {ns: what for ns in basis if (what := changed_inputs(basis[ns], fresh, ns))}
         if not changed:
             return
@@ -287,9 +290,14 @@ def settle(
         redo.rows = [r for r in redo.rows if r.namespace in changed]
         probe(redo, fresh)
         basis = {}
+        listed = "namespaces" not in fresh.missing
+        names = {str(n.get("name")) for n in fresh.namespaces}
         for ns in changed.keys() - {r.namespace for r in redo.rows}:
-            gone = cov.rows[at[ns]]
-            gone.live, gone.expected = "namespace deleted meanwhile", ""
+            row = cov.rows[at[ns]]
+            if listed and ns not in names:
+                row.live, row.expected = "namespace deleted meanwhile", ""
+            else:  # the namespaces could not be listed again: the row keeps its expectation
+                row.live = "not determined: the namespaces could not be read again"
         for row in redo.rows:
             row.notes.append(
                 f"re-examined: its {', '.join(changed[row.namespace])} changed after the "

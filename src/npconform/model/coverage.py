@@ -217,6 +217,10 @@ class Coverage:
         }
 
 
+#: The fields of the webhook entry a row depends on.
+WEBHOOK_BASIS = ("rules", "namespaceSelector", "objectSelector", "failurePolicy", "matchConditions")
+
+
 def basis(snap: Snapshot, namespace: str) -> dict[str, Any]:
     """What one namespace's row is computed from (its pods aside, which only count): two
     snapshots with the same basis give the same row and the same probe Pod. The
@@ -226,7 +230,10 @@ def basis(snap: Snapshot, namespace: str) -> dict[str, Any]:
     return {
         "namespace": entry,
         "policies": sorted((snap.policies.get(namespace) or []), key=lambda p: str(p.get("name"))),
-        "webhook": snap.webhook,
+        # what compute reads of it: not its caBundle, which certificate rotation rewrites
+        "webhook": None
+        if snap.webhook is None
+        else {k: snap.webhook.get(k) for k in WEBHOOK_BASIS},
         "config": None if snap.config is None else snap.config.get("spec"),
         "constraints": None
         if snap.constraints is None
