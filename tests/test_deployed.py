@@ -137,7 +137,7 @@ def test_the_twin_has_the_real_pods_labels_and_is_never_ready_nor_adopted() -> N
     assert sc["runAsNonRoot"] and not sc["allowPrivilegeEscalation"]
     assert sc["capabilities"] == {"drop": ["ALL"]} and sc["readOnlyRootFilesystem"]
     assert sc["seccompProfile"] == {"type": "RuntimeDefault"}
-    assert spec["restartPolicy"] == "Never" and spec["automountServiceAccountToken"] is False
+    assert spec["restartPolicy"] == "OnFailure" and spec["automountServiceAccountToken"] is False
     assert 0 < spec["activeDeadlineSeconds"] <= 120
     assert "10.0.0.1 8080" in c["command"][2] and "10.0.0.3 5432" in c["command"][2]
     anchor = twins.anchor_manifest(plan, "a")
@@ -171,7 +171,10 @@ AGREE = {
 
 
 def _outcome(  # type: ignore[no-untyped-def]
-    changed: dict[str, str], before: dict[str, str] | None = None, reject: bool = False
+    changed: dict[str, str],
+    before: dict[str, str] | None = None,
+    reject: bool = False,
+    restarted: str = "",
 ):
     """Judge two rounds per twin: the last one is :data:`AGREE` with ``changed``; the one
     before it the same, but for ``before``."""
@@ -183,6 +186,7 @@ def _outcome(  # type: ignore[no-untyped-def]
         pairs = [f"{tw.of.name}>{t.pod.name}" for t in tw.targets]
         last = [readings[p] for p in pairs]
         tw.rounds = [[(before or {}).get(p, readings[p]) for p in pairs], last]
+    plan.twins[0].restarts = restarted
     s = iso.state
     engine = PolicyEngine(
         [NamespaceModel(n, v) for n, v in s.namespaces.items()], s.pods, s.policies
@@ -362,3 +366,35 @@ def test_why_a_twin_ended_is_kept_before_it_is_deleted() -> None:
     )
     assert twins.ending({"status": {}}, "") == ""
     assert len(twins.ending(pod, "x" * 2000)) == 400
+
+
+def test_a_restarted_twin_says_so() -> None:
+    pod = {
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": twins.CONTAINER,
+                    "restartCount": 1,
+                    "lastState": {
+                        "terminated": {
+                            "exitCode": 128,
+                            "reason": "StartError",
+                            "message": "runc create failed: unable to freeze\n",
+                        }
+                    },
+                }
+            ]
+        }
+    }
+    assert twins.restarts(pod) == (
+        "its probe container restarted 1 time(s), last ended: exit code 128 (StartError): "
+        "runc create failed: unable to freeze"
+    )
+    assert twins.restarts({"status": {"containerStatuses": [{"name": twins.CONTAINER}]}}) == ""
+    out = _outcome({}, restarted="its probe container restarted 1 time(s)")
+    first = out.restarted[0][0]
+    assert f"RESTARTED {first}: its probe container restarted 1 time(s)" in out.text()
+    assert out.to_json()["restarted"] == [
+        {"what": first, "why": "its probe container restarted 1 time(s)"}
+    ]
+    assert first.startswith("twin of ") and out.verdict == "PASS"  # its rounds agree

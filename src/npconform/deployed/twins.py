@@ -9,7 +9,9 @@ its controller (``ownerReferences``), so no ReplicaSet, StatefulSet or Job adopt
 deleting the ConfigMap deletes it. It runs the restricted Pod Security profile (non-root,
 no privilege escalation, every capability dropped, RuntimeDefault seccomp, read-only root
 with an emptyDir at /tmp), no service account token, small requests and limits, and
-``activeDeadlineSeconds``: it stops by itself even if the tool dies.
+``activeDeadlineSeconds``: it stops by itself even if the tool dies. Its restart policy is
+``OnFailure``: a container the runtime failed to start is started again within the
+deadline, and the outcome lists the restart (``RESTARTED``).
 
 It probes every target's Ready example pod on each declared TCP port, in rounds; the tool
 reads its log (no exec right needed). On a real target, "connected" and "refused" both
@@ -37,6 +39,7 @@ from typing import Any
 from kubernetes.client.exceptions import ApiException
 
 from npconform import NAME
+from npconform.cluster import kube
 from npconform.cluster.client import Clients, to_dict
 from npconform.cluster.workload import MANAGED_LABEL, RUN_LABEL, restricted_security
 from npconform.model.isolation import Isolation
@@ -70,6 +73,7 @@ class Twin:
     ip: str = ""
     rounds: list[list[str]] = field(default_factory=list)  # per round: outcome per target
     done: str = ""  # why it ended ("" while running)
+    restarts: str = ""  # how often its container restarted, and the last reason ("": never)
 
     @property
     def namespace(self) -> str:
@@ -216,7 +220,9 @@ def twin_manifest(plan: Plan, tw: Twin, image: str, anchor_uid: str) -> dict[str
             ],
         },
         "spec": {
-            "restartPolicy": "Never",
+            # a container the runtime failed to start (under load, runc's cgroup freeze can
+            # fail) is started again, within the deadline; the rounds say what it saw
+            "restartPolicy": "OnFailure",
             "activeDeadlineSeconds": deadline_seconds(plan),
             "terminationGracePeriodSeconds": 0,
             "automountServiceAccountToken": False,
@@ -282,6 +288,7 @@ class Outcome:
     flapping: list[Cell]
     repeat: dict[Cell, str]
     seconds: float
+    restarted: list[tuple[str, str]] = field(default_factory=list)  # (twin, how often, why)
 
     @property
     def verdict(self) -> str:
@@ -315,6 +322,7 @@ class Outcome:
         for c, why in self.not_equivalent:
             lines.append(f"NOT EQUIVALENT {c}: {why}")
         lines += [f"NOT PROBED {what}: {why}" for what, why in self.refused]
+        lines += [f"RESTARTED {what}: {why}" for what, why in self.restarted]
         lines += [f"{what}: {why}" for what, why in self.not_probed]
         lines.append(
             {
@@ -347,6 +355,7 @@ class Outcome:
             "notEquivalent": [{"cell": str(c), "why": why} for c, why in self.not_equivalent],
             "notProbed": [{"what": w, "why": why} for w, why in self.not_probed],
             "refused": [{"what": w, "why": why} for w, why in self.refused],
+            "restarted": [{"what": w, "why": why} for w, why in self.restarted],
         }
 
 
@@ -431,8 +440,10 @@ def run(
                     tw.done = f"twin gone: {e.status} {e.reason}"
                     pending.remove(tw)
                     continue
-                tw.ip = tw.ip or (pod.status.pod_ip or "")
-                phase = pod.status.phase
+                doc = to_dict(pod)
+                tw.ip = tw.ip or str(kube.dig(doc, "status", "podIP") or "")
+                tw.restarts = restarts(doc)
+                phase = kube.dig(doc, "status", "phase")
                 if phase == "Pending":
                     continue
                 try:
@@ -449,7 +460,7 @@ def run(
                     tw.done = "two consecutive rounds agree"
                 elif phase in ("Succeeded", "Failed"):
                     tw.done = f"twin ended ({phase}) after {len(tw.rounds)} round(s)" + ending(
-                        to_dict(pod), log
+                        doc, log
                     )
                 if tw.done:
                     pending.remove(tw)
@@ -461,21 +472,41 @@ def run(
     return _compare(iso, plan, live, engine, refused, repeat, time.monotonic() - started)
 
 
+def _probe_status(pod: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The probe container's status in a pod (JSON), or {}."""
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return next((c for c in statuses if c.get("name") == CONTAINER), {})
+
+
+def _termination(t: Mapping[str, Any]) -> str:
+    """A terminated container state in words: exit code, reason and message."""
+    return (
+        f"exit code {t.get('exitCode')}"
+        + (f" ({t['reason']})" if t.get("reason") else "")
+        + (f": {t['message'].strip()}" if t.get("message") else "")
+    )
+
+
+def restarts(pod: Mapping[str, Any]) -> str:
+    """How often the probe container restarted, and how it last ended ("": never)."""
+    c = _probe_status(pod)
+    if not c.get("restartCount"):
+        return ""
+    last = (c.get("lastState") or {}).get("terminated")
+    return (
+        f"its probe container restarted {c['restartCount']} time(s)"
+        + (f", last ended: {_termination(last)}" if last else "")
+    )[:300]
+
+
 def ending(pod: Mapping[str, Any], log: str, lines: int = 3) -> str:
     """Why a twin ended, as the pod tells it: its reason, the probe container's exit and
     the last lines of its log (the twin is deleted at once, and its log with it)."""
     status = pod.get("status") or {}
     parts = [f"{k} {status[k]}" for k in ("reason", "message") if status.get(k)]
-    for c in status.get("containerStatuses") or []:
-        if c.get("name") != CONTAINER:
-            continue
-        done = (c.get("state") or {}).get("terminated") or {}
-        if done:
-            parts.append(
-                f"exit code {done.get('exitCode')}"
-                + (f" ({done['reason']})" if done.get("reason") else "")
-                + (f": {done['message'].strip()}" if done.get("message") else "")
-            )
+    done = (_probe_status(pod).get("state") or {}).get("terminated")
+    if done:
+        parts.append(_termination(done))
     tail = [ln.strip() for ln in log.strip().splitlines()[-lines:] if ln.strip()]
     if tail:
         parts.append("log ends " + " | ".join(tail))
@@ -618,6 +649,7 @@ def _compare(
         flapping,
         repeats,
         seconds,
+        [(f"twin of {tw.of.id}", tw.restarts) for tw in live if tw.restarts],
     )
 
 
