@@ -266,22 +266,21 @@ def settle(
     someone else while the survey ran). Such a row is computed again from a new snapshot
     and dry-run again; a disagreement whose inputs did not change stands. A row whose
     inputs changed at each of ``rounds`` re-examinations is left not determined."""
-    basis = {r.namespace: snap for r in cov.disagreeing}
+    at = {r.namespace: i for i, r in enumerate(cov.rows)}  # rows are replaced in place
+    pending, since = {r.namespace for r in cov.disagreeing}, snap
     for attempt in range(rounds + 1):
-        if not basis:
+        if not pending:
             return
         try:
             fresh = read()
         except ApiException:
             return  # not read again: the disagreements stand
-        changed = {ns: what for ns in basis if (what := changed_inputs(basis[ns], fresh, ns))}
+        changed = {ns: what for ns in pending if (what := changed_inputs(since, fresh, ns))}
         if not changed:
             return
-        at = {r.namespace: i for i, r in enumerate(cov.rows)}
         if attempt == rounds:
             for ns, what in changed.items():
-                row = cov.rows[at[ns]]
-                row.live = (
+                cov.rows[at[ns]].live = (
                     f"not determined: its {', '.join(what)} changed during each of "
                     f"{rounds} re-examination(s)"
                 )
@@ -289,7 +288,6 @@ def settle(
         redo = recompute(fresh)
         redo.rows = [r for r in redo.rows if r.namespace in changed]
         probe(redo, fresh)
-        basis = {}
         listed = "namespaces" not in fresh.missing
         names = {str(n.get("name")) for n in fresh.namespaces}
         for ns in changed.keys() - {r.namespace for r in redo.rows}:
@@ -304,8 +302,8 @@ def settle(
                 "snapshot it was first computed from"
             )
             cov.rows[at[row.namespace]] = row
-            if row.agrees is False:
-                basis[row.namespace] = fresh
+        pending = {r.namespace for r in redo.rows if r.agrees is False}
+        since = fresh
 
 
 def constraint_names(snap: Snapshot) -> list[str]:
