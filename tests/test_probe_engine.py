@@ -241,6 +241,54 @@ def engine_with(factory: Callable[[Source], FakeShell], workers: int = 8) -> Pro
     return ProbeEngine(lambda: None, workers=workers, shell_factory=factory)  # type: ignore[arg-type,return-value]
 
 
+class CountingShell(FakeShell):
+    """A fake session that counts, over all sessions, the probes of batches running."""
+
+    live = 0
+    peak = 0
+    glock = threading.Lock()
+
+    def run(self, script: str, timeout: float) -> str:
+        if "NPC-TOOLS" in script:
+            return super().run(script, timeout)
+        n = script.count("} &")
+        with CountingShell.glock:
+            CountingShell.live += n
+            CountingShell.peak = max(CountingShell.peak, CountingShell.live)
+        try:
+            time.sleep(0.05)  # long enough for every batch that may run to start
+            return super().run(script, timeout)
+        finally:
+            with CountingShell.glock:
+                CountingShell.live -= n
+
+
+def budget_run(budget: int, sources: int, size: int) -> int:
+    """The most probes in flight when ``sources`` batches of ``size`` run with ``budget``."""
+    CountingShell.live = CountingShell.peak = 0
+    eng = ProbeEngine(lambda: None, workers=16, shell_factory=CountingShell, probe_budget=budget)  # type: ignore[arg-type,return-value]
+    plan = {Source(f"a/x{i}", "ns", f"x{i}", "probe"): probes(size) for i in range(sources)}
+    try:
+        results = eng.run(plan)
+    finally:
+        eng.close()
+    assert sorted(r.source.pod for r in results) == sorted(s.pod for s in plan)
+    assert all(len(r.observations) == size for r in results)
+    assert CountingShell.live == 0
+    return CountingShell.peak
+
+
+def test_no_more_probes_in_flight_than_the_budget() -> None:
+    # two batches of 4 fit in 10, a third does not; every batch still runs
+    assert budget_run(10, sources=8, size=4) == 8
+    # without a budget to speak of, all eight at once
+    assert budget_run(1000, sources=8, size=4) == 32
+
+
+def test_a_batch_larger_than_the_budget_runs_alone() -> None:
+    assert budget_run(3, sources=3, size=4) == 4
+
+
 def test_one_session_per_source_even_when_many_threads_ask_at_once() -> None:
     FakeShell.opened = 0
     shells: list[FakeShell] = []

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from npconform.probe.engine import PROBE_BUDGET
+
 
 def markdown(r: dict[str, Any]) -> str:
     m, s, e, b, c = (
@@ -148,7 +150,9 @@ def _curve(c: list[dict[str, Any]] | None) -> list[str]:
         "## Cost curve: one matrix evaluation by size",
         "",
         "Namespaces x, y, z with 3, 6 or 12 pods each, x denying all ingress; every pod to "
-        "every pod (itself included), two ports, TCP and UDP (median of 3 rounds).",
+        "every pod (itself included), two ports, TCP and UDP (median of 3 rounds); at most "
+        f"{PROBE_BUDGET:,} probes in flight (36 pods: {PROBE_BUDGET // 144} of their 36 batches "
+        "of 144 at a time).",
         "",
         "| pods | probes | seconds (median) | min | max | probes/s | late answers |",
         "|---|---|---|---|---|---|---|",

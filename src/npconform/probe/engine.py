@@ -1,12 +1,12 @@
 """The batched probe engine: one exec per source pod runs all its probes at once.
 
 All sources are probed concurrently from a bounded pool, each thread with its own API
-client; each source's shell session (:mod:`npconform.probe.session`: in a pod, or in a
-container outside the cluster) is opened once and kept, and its probe tools are checked
-when it opens: a source with the probe program runs each batch in it (one process); one
-without it runs the shell script, and when it lacks one of that script's tools it fails
-at once, naming the tool. What a batch runs and how its output reads is
-:mod:`npconform.probe.script`.
+client, with at most :data:`PROBE_BUDGET` probes in flight at once; each source's shell
+session (:mod:`npconform.probe.session`: in a pod, or in a container outside the
+cluster) is opened once and kept, and its probe tools are checked when it opens: a
+source with the probe program runs each batch in it (one process); one without it runs
+the shell script, and when it lacks one of that script's tools it fails at once, naming
+the tool. What a batch runs and how its output reads is :mod:`npconform.probe.script`.
 
 The engine knows nothing of pytest or of expectations: it turns a plan into observations.
 """
@@ -52,6 +52,13 @@ from npconform.probe.session import DockerSession, PodSession, Shell
 SESSION_ATTEMPTS = 3
 SESSION_PAUSE = 1.0  # seconds before the second session; twice that before the third
 
+#: The most probes an engine's batches run at once. A larger matrix waits for batches to
+#: end before it starts more: every probe costs the nodes CPU (a connection through the
+#: CNI's rules, an answer), and thousands at once on a small cluster delay answers past
+#: the probes' waits (late answers, asked again with patient waits) instead of getting
+#: the matrix done sooner. A batch larger than the budget runs alone.
+PROBE_BUDGET = 1500
+
 
 class SessionWarning(UserWarning):
     """A probe session broke and was replaced; the batch ran again in a new one."""
@@ -73,12 +80,16 @@ class ProbeEngine:
         udp_wait_factor: float = UDP_WAIT_FACTOR,
         program_udp_wait_factor: float = PROGRAM_UDP_WAIT_FACTOR,
         shell_factory: Callable[[Source], Shell] | None = None,
+        probe_budget: int = PROBE_BUDGET,
     ) -> None:
         self.api_factory = api_factory
         self.timeout = timeout
         self.udp_wait_factor = udp_wait_factor  # the shell probes'
         self.program_udp_wait_factor = program_udp_wait_factor
         self.workers = workers
+        self.probe_budget = probe_budget
+        self._in_flight = 0
+        self._room = threading.Condition()
         self._open_shell = shell_factory or self._shell
         self._lock = threading.Lock()
         self._next_port: dict[Source, int] = {}
@@ -238,12 +249,27 @@ class ProbeEngine:
             obs = parse_output(sent, out, timeout, self.udp_wait_factor)
         return BatchResult(src, obs, time.monotonic() - t0)
 
+    def _budgeted(self, src: Source, probes: Sequence[Probe], patience: float) -> BatchResult:
+        """``run_batch`` once the batch fits in the probe budget (or nothing else runs)."""
+        n = len(probes)
+        with self._room:
+            self._room.wait_for(
+                lambda: self._in_flight == 0 or self._in_flight + n <= self.probe_budget
+            )
+            self._in_flight += n
+        try:
+            return self.run_batch(src, probes, patience)
+        finally:
+            with self._room:
+                self._in_flight -= n
+                self._room.notify_all()
+
     def run(
         self, plan: Mapping[Source, Sequence[Probe]], patience: float = 1.0
     ) -> list[BatchResult]:
-        """Every source's batch, concurrently, waits ``patience`` times the engine's. Waits
-        for all of them; then, if any batch failed, raises ProbeError naming every failed
-        source."""
+        """Every source's batch, concurrently (at most ``probe_budget`` probes in flight),
+        waits ``patience`` times the engine's. Waits for all of them; then, if any batch
+        failed, raises ProbeError naming every failed source."""
         items = [(s, ps) for s, ps in plan.items() if ps]
         if not items:
             return []
@@ -254,7 +280,7 @@ class ProbeEngine:
                     max_workers=self.workers, thread_name_prefix="probe"
                 )
             pool = self._pool
-        futures = [(s, pool.submit(self.run_batch, s, ps, patience)) for s, ps in items]
+        futures = [(s, pool.submit(self._budgeted, s, ps, patience)) for s, ps in items]
         results: list[BatchResult] = []
         errors: list[str] = []
         for s, f in futures:
