@@ -242,30 +242,38 @@ def engine_with(factory: Callable[[Source], FakeShell], workers: int = 8) -> Pro
 
 
 class CountingShell(FakeShell):
-    """A fake session that counts, over all sessions, the probes of batches running."""
+    """A fake session that counts, over all sessions, the probes of batches running. A
+    batch holds on until ``reach`` probes are in flight or ``hold`` seconds pass, so every
+    batch the engine lets run at the same time does overlap, however busy the machine."""
 
     live = 0
     peak = 0
-    glock = threading.Lock()
+    reach = 0
+    hold = 0.0
+    cond = threading.Condition()
 
     def run(self, script: str, timeout: float) -> str:
         if "NPC-TOOLS" in script:
             return super().run(script, timeout)
         n = script.count("} &")
-        with CountingShell.glock:
-            CountingShell.live += n
-            CountingShell.peak = max(CountingShell.peak, CountingShell.live)
+        cls = CountingShell
+        with cls.cond:
+            cls.live += n
+            cls.peak = max(cls.peak, cls.live)
+            cls.cond.notify_all()
+            cls.cond.wait_for(lambda: cls.live >= cls.reach, timeout=cls.hold)
         try:
-            time.sleep(0.05)  # long enough for every batch that may run to start
             return super().run(script, timeout)
         finally:
-            with CountingShell.glock:
-                CountingShell.live -= n
+            with cls.cond:
+                cls.live -= n
 
 
-def budget_run(budget: int, sources: int, size: int) -> int:
-    """The most probes in flight when ``sources`` batches of ``size`` run with ``budget``."""
+def budget_run(budget: int, sources: int, size: int, reach: int, hold: float) -> int:
+    """The most probes in flight when ``sources`` batches of ``size`` run with ``budget``,
+    each batch holding on until ``reach`` probes are in flight (or ``hold`` seconds)."""
     CountingShell.live = CountingShell.peak = 0
+    CountingShell.reach, CountingShell.hold = reach, hold
     eng = ProbeEngine(lambda: None, workers=16, shell_factory=CountingShell, probe_budget=budget)  # type: ignore[arg-type,return-value]
     plan = {Source(f"a/x{i}", "ns", f"x{i}", "probe"): probes(size) for i in range(sources)}
     try:
@@ -279,14 +287,15 @@ def budget_run(budget: int, sources: int, size: int) -> int:
 
 
 def test_no_more_probes_in_flight_than_the_budget() -> None:
-    # two batches of 4 fit in 10, a third does not; every batch still runs
-    assert budget_run(10, sources=8, size=4) == 8
+    # two batches of 4 fit in 10, a third does not, though each batch waits for more
+    # company than that; every batch still runs
+    assert budget_run(10, sources=8, size=4, reach=12, hold=0.5) == 8
     # without a budget to speak of, all eight at once
-    assert budget_run(1000, sources=8, size=4) == 32
+    assert budget_run(1000, sources=8, size=4, reach=32, hold=10) == 32
 
 
 def test_a_batch_larger_than_the_budget_runs_alone() -> None:
-    assert budget_run(3, sources=3, size=4) == 4
+    assert budget_run(3, sources=3, size=4, reach=8, hold=0.3) == 4
 
 
 def test_one_session_per_source_even_when_many_threads_ask_at_once() -> None:
