@@ -288,7 +288,7 @@ class Outcome:
     flapping: list[Cell]
     repeat: dict[Cell, str]
     seconds: float
-    restarted: list[tuple[str, str]] = field(default_factory=list)  # (twin, how often, why)
+    restarted: list[tuple[str, str]] = field(default_factory=list)  # (twin, how and why)
 
     @property
     def verdict(self) -> str:

@@ -57,7 +57,7 @@ SESSION_PAUSE = 1.0  # seconds before the second session; twice that before the 
 #: CNI's rules, an answer), and thousands at once on a small cluster delay answers past
 #: the probes' waits (late answers, asked again with patient waits) instead of getting
 #: the matrix done sooner. A batch larger than the budget runs alone. The budget is the
-#: engine's: each pytest worker (each World) has its own. The budget is held for a whole
+#: engine's, and each World has its own engine. The budget is held for a whole
 #: batch, the opening of its session included, and is not first come, first served:
 #: :meth:`ProbeEngine.run` serves one caller at a time (concurrent callers could keep a
 #: large batch waiting), and :meth:`ProbeEngine.exec` (one script) does not count.
